@@ -1,0 +1,1 @@
+"""Campaigns, budgets (6:3:1), channels, tracked links and frequency caps arrive here."""

@@ -1,0 +1,27 @@
+"""The Celery app and THE beat schedule: every periodic job of Rapport is listed here.
+
+Each entry says when it runs and why; each job also has a management command that
+calls the same service, so an administrator can run it by hand.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+
+app = Celery("rapport")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # 07:00 every day, before support staff start: each person with open follow-ups
+    # gets one email listing what is overdue and due today (manage.py send_followup_digest).
+    "follow-up-digest": {
+        "task": "customers.tasks.send_followup_digest",
+        "schedule": crontab(hour=7, minute=0),
+    },
+}

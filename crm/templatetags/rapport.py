@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.conf import settings
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | float | None, currency: str | None = None) -> str:
+    """1234.5 -> '1,234.50 PLN' (grouping and separators follow the active locale)."""
+    if value is None or value == "":
+        return "—"
+    amount = number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
+    return f"{amount} {currency or settings.DEFAULT_CURRENCY}"
+
+
+@register.filter
+def number(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    return number_format(value, 0, use_l10n=True, force_grouping=True)

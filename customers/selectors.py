@@ -1,0 +1,220 @@
+"""Reads for customer pages, the follow-up queue and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from customers.models import (
+    ConsentEvent,
+    ConsentPurpose,
+    Customer,
+    FollowUp,
+    Interaction,
+    Order,
+    Return,
+    Tag,
+)
+
+ZERO = Decimal("0.00")
+
+
+def customer_list(
+    *, query: str = "", channel: str = "", tag: str = "", country: str = ""
+) -> QuerySet[Customer]:
+    """Customers matching a search over name, email and external id, with optional filters."""
+    qs = Customer.objects.all()
+    query = query.strip()
+    if query:
+        qs = qs.filter(
+            Q(name__icontains=query) | Q(email__iexact=query) | Q(email__istartswith=query)
+            | Q(external_id=query)
+        )
+    if channel:
+        qs = qs.filter(acquisition_channel=channel)
+    if country:
+        qs = qs.filter(country=country.upper())
+    if tag:
+        # EXISTS rather than a join keeps one row per customer without DISTINCT.
+        qs = qs.filter(
+            Exists(
+                Customer.tags.through.objects.filter(
+                    customer_id=OuterRef("pk"), tag__name__iexact=tag
+                )
+            )
+        )
+    return qs.order_by("name", "id")
+
+
+def tag_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    purpose: str
+    label: str
+    granted: bool
+    event: ConsentEvent | None
+
+
+def customer_consent_state(*, customer: Customer) -> list[ConsentState]:
+    """The current state per purpose: the latest event wins; no event means not granted."""
+    latest: dict[str, ConsentEvent] = {}
+    for event in customer.consent_events.order_by("purpose", "-occurred_at", "-id"):
+        latest.setdefault(event.purpose, event)
+    return [
+        ConsentState(
+            purpose=value,
+            label=label,
+            granted=bool(latest.get(value) and latest[value].granted),
+            event=latest.get(value),
+        )
+        for value, label in ConsentPurpose.choices
+    ]
+
+
+def customer_consent_log(*, customer: Customer) -> QuerySet[ConsentEvent]:
+    return customer.consent_events.select_related("recorded_by").order_by("-occurred_at", "-id")
+
+
+def customer_orders(*, customer: Customer) -> QuerySet[Order]:
+    return customer.orders.prefetch_related(
+        Prefetch("returns", queryset=Return.objects.order_by("returned_at"))
+    ).order_by("-ordered_at", "-id")
+
+
+def customer_timeline(*, customer: Customer) -> QuerySet[Interaction]:
+    return (
+        customer.interactions.select_related("staff")
+        .prefetch_related(Prefetch("follow_ups", queryset=FollowUp.objects.select_related("done_by")))
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def customer_open_follow_ups(*, customer: Customer) -> QuerySet[FollowUp]:
+    return customer.follow_ups.filter(done_at__isnull=True).select_related("assigned_to")
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    orders: int
+    gross_revenue: Decimal
+    returned: Decimal
+    net_revenue: Decimal
+    first_order_at: dt.datetime | None
+    last_order_at: dt.datetime | None
+
+
+def customer_summary(*, customer: Customer) -> CustomerSummary:
+    """Historic figures in the default currency; only paid orders count as revenue."""
+    paid = Order.objects.filter(customer=customer, status=Order.Status.PAID)
+    agg = paid.aggregate(
+        n=Count("id"),
+        gross=Coalesce(Sum("base_amount"), Value(ZERO), output_field=DecimalField()),
+        first=Min("ordered_at"),
+        last=Max("ordered_at"),
+    )
+    returned = Return.objects.filter(order__in=paid).aggregate(
+        s=Coalesce(Sum("base_amount"), Value(ZERO), output_field=DecimalField())
+    )["s"]
+    return CustomerSummary(
+        orders=agg["n"],
+        gross_revenue=agg["gross"],
+        returned=returned,
+        net_revenue=agg["gross"] - returned,
+        first_order_at=agg["first"],
+        last_order_at=agg["last"],
+    )
+
+
+def followup_queue(
+    *, assigned_to_id: int | None = None, today: dt.date | None = None
+) -> QuerySet[FollowUp]:
+    """Open follow-ups: overdue first, then by priority (unhappy customers first), then date."""
+    today = today or timezone.localdate()
+    qs = FollowUp.objects.filter(done_at__isnull=True)
+    if assigned_to_id is not None:
+        qs = qs.filter(assigned_to_id=assigned_to_id)
+    return (
+        qs.select_related("customer", "assigned_to", "interaction")
+        .annotate(
+            overdue_rank=Case(
+                When(due_on__lt=today, then=Value(0)), default=Value(1), output_field=IntegerField()
+            )
+        )
+        .order_by("overdue_rank", "priority", "due_on", "id")
+    )
+
+
+@dataclass(frozen=True)
+class FollowUpCounts:
+    open: int
+    overdue: int
+    due_today: int
+
+
+def followup_counts(*, today: dt.date | None = None, assigned_to_id: int | None = None) -> FollowUpCounts:
+    today = today or timezone.localdate()
+    qs = FollowUp.objects.filter(done_at__isnull=True)
+    if assigned_to_id is not None:
+        qs = qs.filter(assigned_to_id=assigned_to_id)
+    agg = qs.aggregate(
+        open=Count("id"),
+        overdue=Count("id", filter=Q(due_on__lt=today)),
+        due_today=Count("id", filter=Q(due_on=today)),
+    )
+    return FollowUpCounts(**agg)
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    customers: int
+    orders_30d: int
+    revenue_30d: Decimal
+    returns_30d: Decimal
+    interactions_7d: int
+    follow_ups: FollowUpCounts
+
+
+def dashboard_figures(*, now: dt.datetime | None = None) -> DashboardFigures:
+    # Foundation figures; the retention overview (segments, CLV, NPS) reads precomputed
+    # aggregates once the nightly value run exists.
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=30)
+    orders = Order.objects.filter(ordered_at__gte=since, status=Order.Status.PAID).aggregate(
+        n=Count("id"), s=Coalesce(Sum("base_amount"), Value(ZERO), output_field=DecimalField())
+    )
+    returned = Return.objects.filter(returned_at__gte=since).aggregate(
+        s=Coalesce(Sum("base_amount"), Value(ZERO), output_field=DecimalField())
+    )["s"]
+    return DashboardFigures(
+        customers=Customer.objects.count(),
+        orders_30d=orders["n"],
+        revenue_30d=orders["s"],
+        returns_30d=returned,
+        interactions_7d=Interaction.objects.filter(
+            occurred_at__gte=now - dt.timedelta(days=7)
+        ).count(),
+        follow_ups=followup_counts(today=timezone.localdate(now)),
+    )

@@ -1,0 +1,188 @@
+"""Writes: one function, one atomic change. Pages, commands and (later) the API call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from crm import roles
+from customers.models import (
+    ConsentEvent,
+    ConsentPurpose,
+    Customer,
+    FollowUp,
+    Interaction,
+    Tag,
+)
+
+
+def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
+    """Tags by name, matched case-insensitively, creating the missing ones."""
+    wanted: dict[str, str] = {}
+    for raw in names:
+        name = raw.strip()[:64]
+        if name:
+            wanted.setdefault(name.lower(), name)
+    if not wanted:
+        return []
+
+    def existing() -> dict[str, Tag]:
+        found = Tag.objects.annotate(key=Lower("name")).filter(key__in=list(wanted))
+        return {t.key: t for t in found}
+
+    by_key = existing()
+    missing = [Tag(name=name) for key, name in wanted.items() if key not in by_key]
+    if missing:
+        # ignore_conflicts: a concurrent import may create the same tag first.
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        by_key = existing()
+    return [by_key[key] for key in wanted]
+
+
+@transaction.atomic
+def customer_set_tags(*, customer: Customer, names: Iterable[str]) -> list[Tag]:
+    tags = tags_get_or_create(names=names)
+    customer.tags.set(tags)
+    return tags
+
+
+def consent_record(
+    *,
+    customer: Customer,
+    purpose: str,
+    granted: bool,
+    source: str,
+    recorded_by: AbstractUser | None = None,
+    note: str = "",
+    occurred_at: dt.datetime | None = None,
+) -> ConsentEvent:
+    """Append a consent event; the log is never edited, the latest event is the state."""
+    if purpose not in ConsentPurpose.values:
+        raise ValidationError({"purpose": f"Unknown consent purpose {purpose!r}."})
+    return ConsentEvent.objects.create(
+        customer=customer,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        recorded_by=recorded_by,
+        note=note[:200],
+        occurred_at=occurred_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    customer: Customer,
+    staff: AbstractUser | None,
+    kind: str,
+    summary: str,
+    direction: str = Interaction.Direction.OUTBOUND,
+    outcome: str = Interaction.Outcome.NEUTRAL,
+    occurred_at: dt.datetime | None = None,
+    follow_up_on: dt.date | None = None,
+    follow_up_reason: str = "",
+) -> Interaction:
+    """Record a conversation and, when a date is given, the follow-up it promised."""
+    interaction = Interaction(
+        customer=customer,
+        staff=staff,
+        kind=kind,
+        direction=direction,
+        outcome=outcome,
+        summary=summary.strip(),
+        occurred_at=occurred_at or timezone.now(),
+    )
+    interaction.full_clean(exclude=["source", "external_id"])
+    interaction.save()
+    if follow_up_on is not None:
+        followup_create(
+            customer=customer,
+            interaction=interaction,
+            due_on=follow_up_on,
+            reason=follow_up_reason or _default_reason(interaction),
+            assigned_to=staff,
+            priority=(
+                FollowUp.Priority.HIGH
+                if outcome == Interaction.Outcome.COMPLAINT
+                else FollowUp.Priority.NORMAL
+            ),
+        )
+    return interaction
+
+
+def _default_reason(interaction: Interaction) -> str:
+    return f"Follow up on {interaction.get_kind_display().lower()}: {interaction.summary}"[:200]
+
+
+def followup_create(
+    *,
+    customer: Customer,
+    due_on: dt.date,
+    reason: str,
+    interaction: Interaction | None = None,
+    assigned_to: AbstractUser | None = None,
+    priority: int = FollowUp.Priority.NORMAL,
+) -> FollowUp:
+    return FollowUp.objects.create(
+        customer=customer,
+        interaction=interaction,
+        due_on=due_on,
+        reason=reason[:200],
+        assigned_to=assigned_to,
+        priority=priority,
+    )
+
+
+def followup_complete(
+    *, follow_up_id: int, user: AbstractUser | None, resolution: str = ""
+) -> bool:
+    """Mark a follow-up done. Returns False when it was already done (a double click).
+
+    A conditional UPDATE, so two people closing the same follow-up record one closer.
+    """
+    updated = FollowUp.objects.filter(pk=follow_up_id, done_at__isnull=True).update(
+        done_at=timezone.now(), done_by=user, resolution=resolution.strip()[:200]
+    )
+    return updated == 1
+
+
+def user_create(
+    *, username: str, role: str, email: str = "", password: str | None = None, **extra: object
+) -> tuple[AbstractUser, str]:
+    """Create a staff user with one role; returns the user and the (generated) password."""
+    if role not in dict(roles.ROLE_CHOICES):
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    password = password or secrets.token_urlsafe(12)
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username,
+            email=email,
+            password=password,
+            # Django's admin site is an administrator's tool only.
+            is_staff=role == roles.ADMIN,
+            **extra,
+        )
+        user_set_role(user=user, role=role)
+    return user, password
+
+
+def user_set_role(*, user: AbstractUser, role: str) -> None:
+    if role not in dict(roles.ROLE_CHOICES):
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    with transaction.atomic():
+        if not Group.objects.filter(name=role).exists():
+            roles.roles_sync()
+        user.groups.set([Group.objects.get(name=role)])
+        user.is_staff = role == roles.ADMIN
+        user.save(update_fields=["is_staff"])
+    user.__dict__.pop("_rapport_roles", None)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("customers/", views.customer_list, name="list"),
+    path("customers/<int:pk>/", views.customer_detail, name="detail"),
+    path("customers/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),
+    path("customers/<int:pk>/consent/", views.consent_create, name="consent_create"),
+    path("follow-ups/", views.followup_queue, name="followups"),
+    path("follow-ups/<int:pk>/done/", views.followup_done, name="followup_done"),
+]

@@ -1,0 +1,1 @@
+"""Surveys, invitations, responses and NPS arrive here."""
