@@ -28,7 +28,9 @@ class InteractionForm(forms.Form):
         help_text="Leave empty for now.",
     )
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    outcome = forms.ChoiceField(choices=Interaction.Outcome.choices, initial=Interaction.Outcome.NEUTRAL)
+    outcome = forms.ChoiceField(
+        choices=Interaction.Outcome.choices, initial=Interaction.Outcome.NEUTRAL
+    )
     follow_up_on = forms.DateField(
         label="Follow up by",
         required=False,
@@ -68,4 +70,3 @@ class ConsentForm(forms.Form):
 
 class FollowUpDoneForm(forms.Form):
     resolution = forms.CharField(required=False, max_length=200)
-

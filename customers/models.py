@@ -52,8 +52,9 @@ class Customer(models.Model):
     source = models.CharField(
         max_length=40, default=DEFAULT_SOURCE, help_text="System the customer came from."
     )
-    external_id = models.CharField(max_length=100, null=True, blank=True)
-    email = models.EmailField(max_length=254, null=True, blank=True)
+    # NULL, not "", for unknown: the unique constraints below must ignore missing values.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     locale = models.CharField(max_length=10, blank=True, help_text="Language, e.g. pl, uk, en.")
@@ -169,7 +170,9 @@ class Order(models.Model):
     class Meta:
         ordering = ["-ordered_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], name="order_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="order_external_id_unique"
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_gte_0"),
             models.CheckConstraint(condition=Q(base_amount__gte=0), name="order_base_amount_gte_0"),
             models.CheckConstraint(
@@ -204,7 +207,9 @@ class Return(models.Model):
                 fields=["source", "external_id"], name="return_external_id_unique"
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="return_amount_gte_0"),
-            models.CheckConstraint(condition=Q(base_amount__gte=0), name="return_base_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(base_amount__gte=0), name="return_base_amount_gte_0"
+            ),
         ]
         indexes = [
             # return rate over a period
@@ -246,9 +251,12 @@ class Interaction(models.Model):
         related_name="interactions",
     )
     source = models.CharField(max_length=40, default=DEFAULT_SOURCE)
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # NULL for interactions logged here; unique per source when they come from a helpdesk.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.OUTBOUND)
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, default=Direction.OUTBOUND
+    )
     occurred_at = models.DateTimeField(default=timezone.now)
     summary = models.TextField()
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.NEUTRAL)
@@ -330,3 +338,20 @@ class FollowUp(models.Model):
     def is_overdue(self, today: object | None = None) -> bool:
         return self.is_open and self.due_on < (today or timezone.localdate())
 
+
+class FollowUpDigest(models.Model):
+    """One morning email per staff member per day; the row is the claim that makes the
+    digest job safe to run twice (a second run finds the row and sends nothing)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    follow_ups = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="followup_digest_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.user_id} on {self.day}"

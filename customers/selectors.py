@@ -47,7 +47,9 @@ def customer_list(
     query = query.strip()
     if query:
         qs = qs.filter(
-            Q(name__icontains=query) | Q(email__iexact=query) | Q(email__istartswith=query)
+            Q(name__icontains=query)
+            | Q(email__iexact=query)
+            | Q(email__istartswith=query)
             | Q(external_id=query)
         )
     if channel:
@@ -107,7 +109,9 @@ def customer_orders(*, customer: Customer) -> QuerySet[Order]:
 def customer_timeline(*, customer: Customer) -> QuerySet[Interaction]:
     return (
         customer.interactions.select_related("staff")
-        .prefetch_related(Prefetch("follow_ups", queryset=FollowUp.objects.select_related("done_by")))
+        .prefetch_related(
+            Prefetch("follow_ups", queryset=FollowUp.objects.select_related("done_by"))
+        )
         .order_by("-occurred_at", "-id")
     )
 
@@ -174,7 +178,9 @@ class FollowUpCounts:
     due_today: int
 
 
-def followup_counts(*, today: dt.date | None = None, assigned_to_id: int | None = None) -> FollowUpCounts:
+def followup_counts(
+    *, today: dt.date | None = None, assigned_to_id: int | None = None
+) -> FollowUpCounts:
     today = today or timezone.localdate()
     qs = FollowUp.objects.filter(done_at__isnull=True)
     if assigned_to_id is not None:
@@ -218,3 +224,23 @@ def dashboard_figures(*, now: dt.datetime | None = None) -> DashboardFigures:
         ).count(),
         follow_ups=followup_counts(today=timezone.localdate(now)),
     )
+
+
+def followup_digest_recipients(*, today: dt.date) -> QuerySet:
+    """Active staff with an email address and open follow-ups due today or earlier."""
+    from django.contrib.auth import get_user_model
+
+    due = FollowUp.objects.filter(
+        assigned_to_id=OuterRef("pk"), done_at__isnull=True, due_on__lte=today
+    )
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Exists(due))
+        .order_by("pk")
+    )
+
+
+def followup_due_for(*, user_id: int, today: dt.date) -> QuerySet[FollowUp]:
+    return followup_queue(assigned_to_id=user_id, today=today).filter(due_on__lte=today)

@@ -6,19 +6,24 @@ import datetime as dt
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from crm import roles
+from customers import selectors
 from customers.models import (
     ConsentEvent,
     ConsentPurpose,
     Customer,
     FollowUp,
+    FollowUpDigest,
     Interaction,
     Tag,
 )
@@ -186,3 +191,45 @@ def user_set_role(*, user: AbstractUser, role: str) -> None:
         user.is_staff = role == roles.ADMIN
         user.save(update_fields=["is_staff"])
     user.__dict__.pop("_rapport_roles", None)
+
+
+def followup_digest_send(*, today: dt.date | None = None, base_url: str = "") -> int:
+    """Email each staff member the follow-ups that are overdue or due today.
+
+    Safe to run twice: a FollowUpDigest row per (user, day) is claimed before sending
+    and released if sending fails, so a retry sends it, and a repeat sends nothing.
+    Returns how many digests were sent.
+    """
+    today = today or timezone.localdate()
+    sent = 0
+    for user in selectors.followup_digest_recipients(today=today):
+        items = list(selectors.followup_due_for(user_id=user.pk, today=today)[:200])
+        if not items:
+            continue
+        try:
+            with transaction.atomic():
+                claim = FollowUpDigest.objects.create(user=user, day=today, follow_ups=len(items))
+        except IntegrityError:
+            continue  # already sent today
+        context = {
+            "user": user,
+            "items": items,
+            "today": today,
+            "overdue": sum(1 for f in items if f.due_on < today),
+            "base_url": base_url or settings.SITE_URL,
+        }
+        message = EmailMultiAlternatives(
+            subject=f"Rapport: {len(items)} follow-up{'s' if len(items) != 1 else ''} due",
+            body=render_to_string("emails/followup_digest.txt", context),
+            to=[user.email],
+        )
+        message.attach_alternative(
+            render_to_string("emails/followup_digest.html", context), "text/html"
+        )
+        try:
+            message.send()
+        except Exception:
+            claim.delete()  # let the next run (or the task's retry) send it
+            raise
+        sent += 1
+    return sent

@@ -90,7 +90,10 @@ def consent_create(request: HttpRequest, pk: int) -> HttpResponse:
         context = _detail_context(request, customer, consent_form=form)
         return render(request, "customers/detail.html", context, status=400)
     services.consent_record(
-        customer=customer, source=ConsentEvent.Source.STAFF, recorded_by=request.user, **form.cleaned_data
+        customer=customer,
+        source=ConsentEvent.Source.STAFF,
+        recorded_by=request.user,
+        **form.cleaned_data,
     )
     messages.success(request, "Consent recorded.")
     return redirect(f"{customer.get_absolute_url()}#consent")
@@ -121,7 +124,9 @@ def followup_done(request: HttpRequest, pk: int) -> HttpResponse:
     follow_up = get_object_or_404(FollowUp, pk=pk)
     form = FollowUpDoneForm(request.POST)
     resolution = form.cleaned_data["resolution"] if form.is_valid() else ""
-    if services.followup_complete(follow_up_id=follow_up.pk, user=request.user, resolution=resolution):
+    if services.followup_complete(
+        follow_up_id=follow_up.pk, user=request.user, resolution=resolution
+    ):
         messages.success(request, f"Follow-up with {follow_up.customer} marked done.")
     else:
         messages.info(request, "That follow-up was already done.")

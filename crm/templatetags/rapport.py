@@ -23,3 +23,11 @@ def number(value: int | float | None) -> str:
     if value is None:
         return "—"
     return number_format(value, 0, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def person(user: object, empty: str = "—") -> str:
+    """A staff member's full name, else username; ``empty`` for no user."""
+    if user is None:
+        return empty
+    return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
