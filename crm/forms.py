@@ -11,7 +11,8 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(required=False)
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    # Least privilege unless the admin picks otherwise.
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="support")
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()

@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from customers.models import ConsentEvent, Customer, FollowUp, Interaction, Order, Return, Tag
+from customers.models import (
+    ConsentEvent,
+    Customer,
+    FollowUp,
+    FollowUpDigest,
+    Interaction,
+    Order,
+    Return,
+    Tag,
+)
 
 
 @admin.register(Tag)
@@ -86,3 +95,12 @@ class FollowUpAdmin(admin.ModelAdmin):
     list_filter = ["priority"]
     raw_id_fields = ["customer", "interaction", "assigned_to", "done_by"]
     show_full_result_count = False
+
+
+@admin.register(FollowUpDigest)
+class FollowUpDigestAdmin(admin.ModelAdmin):
+    list_display = ["user", "day", "follow_ups", "sent_at"]
+    list_filter = ["day"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

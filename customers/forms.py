@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from customers.models import AcquisitionChannel, ConsentPurpose, Interaction
+from customers.models import AcquisitionChannel, ConsentPurpose, Customer, Interaction
 
 
 class CustomerSearchForm(forms.Form):
@@ -70,3 +70,66 @@ class ConsentForm(forms.Form):
 
 class FollowUpDoneForm(forms.Form):
     resolution = forms.CharField(required=False, max_length=200)
+
+
+class CustomerForm(forms.ModelForm):
+    tags_text = forms.CharField(
+        label="Interests and tags",
+        required=False,
+        max_length=1000,
+        help_text="Separate with commas, e.g. running, eco, gifts.",
+    )
+
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "external_id",
+            "locale",
+            "country",
+            "acquisition_channel",
+            "acquired_at",
+            "loyalty_member_since",
+        ]
+        widgets = {
+            "acquired_at": forms.DateInput(attrs={"type": "date"}),
+            "loyalty_member_since": forms.DateInput(attrs={"type": "date"}),
+        }
+        labels = {"external_id": "External id", "acquired_at": "Customer since"}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "tags_text" not in self.initial:
+            self.initial["tags_text"] = ", ".join(t.name for t in self.instance.tags.all())
+
+    def clean_email(self) -> str | None:
+        email = (self.cleaned_data.get("email") or "").strip()
+        if not email:
+            return None
+        clash = Customer.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("Another customer already has this email address.")
+        return email
+
+    def clean_external_id(self) -> str | None:
+        return (self.cleaned_data.get("external_id") or "").strip() or None
+
+    def clean_country(self) -> str:
+        country = (self.cleaned_data.get("country") or "").strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise forms.ValidationError("Use the two-letter country code, e.g. PL or UA.")
+        return country
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        if not data.get("name") and not data.get("email"):
+            raise forms.ValidationError("Give at least a name or an email address.")
+        return data
+
+    def tag_names(self) -> list[str]:
+        return [t for t in self.cleaned_data.get("tags_text", "").split(",") if t.strip()]

@@ -53,6 +53,16 @@ def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
 
 
 @transaction.atomic
+def customer_save(*, customer: Customer, tag_names: Iterable[str] | None = None) -> Customer:
+    """Create or update a customer (already validated by its form) and, if given, its tags."""
+    customer.full_clean(validate_unique=False)
+    customer.save()
+    if tag_names is not None:
+        customer_set_tags(customer=customer, names=tag_names)
+    return customer
+
+
+@transaction.atomic
 def customer_set_tags(*, customer: Customer, names: Iterable[str]) -> list[Tag]:
     tags = tags_get_or_create(names=names)
     customer.tags.set(tags)

@@ -6,7 +6,9 @@ app_name = "customers"
 
 urlpatterns = [
     path("customers/", views.customer_list, name="list"),
+    path("customers/new/", views.customer_create, name="create"),
     path("customers/<int:pk>/", views.customer_detail, name="detail"),
+    path("customers/<int:pk>/edit/", views.customer_edit, name="edit"),
     path("customers/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),
     path("customers/<int:pk>/consent/", views.consent_create, name="consent_create"),
     path("follow-ups/", views.followup_queue, name="followups"),

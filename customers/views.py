@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from customers import selectors, services
 from customers.forms import (
     ConsentForm,
+    CustomerForm,
     CustomerSearchForm,
     FollowUpDoneForm,
     InteractionForm,
@@ -64,6 +65,30 @@ def _detail_context(request: HttpRequest, customer: Customer, **forms: object) -
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.prefetch_related("tags"), pk=pk)
     return render(request, "customers/detail.html", _detail_context(request, customer))
+
+
+def _customer_form_page(request: HttpRequest, customer: Customer) -> HttpResponse:
+    form = CustomerForm(request.POST or None, instance=customer)
+    if request.method == "POST":
+        if form.is_valid():
+            customer = services.customer_save(customer=form.instance, tag_names=form.tag_names())
+            messages.success(request, "Customer saved.")
+            return redirect(customer)
+        messages.error(request, "The customer was not saved: correct the marked fields.")
+    status = 400 if form.errors else 200
+    return render(
+        request, "customers/form.html", {"form": form, "customer": customer}, status=status
+    )
+
+
+@permission_required("customers.add_customer", raise_exception=True)
+def customer_create(request: HttpRequest) -> HttpResponse:
+    return _customer_form_page(request, Customer())
+
+
+@permission_required("customers.change_customer", raise_exception=True)
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _customer_form_page(request, get_object_or_404(Customer, pk=pk))
 
 
 @require_POST

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.models import ConsentEvent, FollowUp, Interaction
+from customers.models import ConsentEvent, Customer, FollowUp, Interaction
 from tests.factories import (
     ConsentEventFactory,
     CustomerFactory,
@@ -214,3 +214,55 @@ def test_it_renders_the_customer_page_in_constant_queries(
         FollowUpFactory(customer=customer, interaction=InteractionFactory(customer=customer))
     with django_assert_max_num_queries(len(few.captured_queries)):
         charlie_client.get(customer.get_absolute_url())
+
+
+@pytest.mark.django_db
+def test_it_lets_the_retention_team_add_a_customer_with_interests(bob_client):
+    response = bob_client.post(
+        reverse("customers:create"),
+        {
+            "name": "Ігор Петренко",
+            "email": "Igor@Example.UA",
+            "country": "ua",
+            "acquisition_channel": "referral",
+            "tags_text": "running, Eco , running",
+        },
+    )
+    customer = Customer.objects.get(name="Ігор Петренко")
+    assert response.status_code == 302
+    assert response["Location"] == customer.get_absolute_url()
+    assert customer.country == "UA"
+    assert sorted(t.name for t in customer.tags.all()) == ["Eco", "running"]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_second_customer_with_the_same_email_in_another_case(bob_client):
+    CustomerFactory(email="olena@example.ua")
+    response = bob_client.post(
+        reverse("customers:create"),
+        {"name": "Olena", "email": "OLENA@example.ua", "acquisition_channel": "other"},
+    )
+    assert response.status_code == 400
+    assert "already has this email" in str(response.context["form"].errors["email"])
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_lets_support_correct_a_phone_number_but_not_add_customers(charlie_client):
+    customer = CustomerFactory(phone="+48 600 000 000", external_id="SHOP-1")
+    assert charlie_client.get(reverse("customers:create")).status_code == 403
+    response = charlie_client.post(
+        reverse("customers:edit", args=[customer.pk]),
+        {
+            "name": customer.name,
+            "email": customer.email,
+            "phone": "+48 601 111 222",
+            "external_id": customer.external_id,
+            "acquisition_channel": customer.acquisition_channel,
+            "tags_text": "",
+        },
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.phone == "+48 601 111 222"
+    assert customer.external_id == "SHOP-1"
