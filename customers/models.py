@@ -355,3 +355,181 @@ class FollowUpDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Digest for {self.user_id} on {self.day}"
+
+
+class Segment(models.TextChoices):
+    """Retention segments from the R x F grid (docs/segments.md)."""
+
+    CHAMPIONS = "champions", "Champions"
+    LOYAL = "loyal", "Loyal"
+    POTENTIAL_LOYALIST = "potential_loyalist", "Potential loyalist"
+    NEW = "new", "New"
+    PROMISING = "promising", "Promising"
+    NEED_ATTENTION = "need_attention", "Need attention"
+    ABOUT_TO_SLEEP = "about_to_sleep", "About to sleep"
+    AT_RISK = "at_risk", "At risk"
+    CANT_LOSE = "cant_lose", "Can't lose them"
+    HIBERNATING = "hibernating", "Hibernating"
+    LOST = "lost", "Lost"
+
+
+class CLVRun(models.Model):
+    """One recompute of customer value: model parameters, fit quality, counts, timings.
+
+    The "current" values are those of the latest succeeded run with the latest as-of
+    date; a run as of a past date is a backtest and also stores how well it predicted
+    the period after it.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class TimeUnit(models.TextChoices):
+        DAY = "day", "Day"
+        WEEK = "week", "Week"
+
+    as_of = models.DateField()
+    time_unit = models.CharField(max_length=4, choices=TimeUnit.choices, default=TimeUnit.DAY)
+    horizon_months = models.PositiveSmallIntegerField(default=12)
+    discount_rate = models.FloatField(default=0.10, help_text="Annual.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=20, default="manual")  # nightly, manual, backtest
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # BG/NBD r, alpha, a, b and Gamma-Gamma p, q, gamma, named as in the papers.
+    params = models.JSONField(default=dict, blank=True)
+    log_likelihood = models.FloatField(null=True, blank=True)
+    gg_log_likelihood = models.FloatField(null=True, blank=True)
+    customers = models.PositiveIntegerField(default=0)
+    repeat_customers = models.PositiveIntegerField(default=0)
+    gg_customers = models.PositiveIntegerField(default=0)
+    distinct_rows = models.PositiveIntegerField(default=0)
+    durations = models.JSONField(default=dict, blank=True)  # seconds per stage
+    backtest = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-as_of", "-started_at"]
+        constraints = [
+            # One run per as-of date and time unit: re-running replaces it.
+            models.UniqueConstraint(fields=["as_of", "time_unit"], name="clvrun_once_per_day_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CLV run as of {self.as_of} ({self.status})"
+
+
+class CustomerValue(models.Model):
+    """What one customer is worth as of one run: history, predictions, RFM, segment."""
+
+    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="values")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="values")
+    # history (default currency, net of returns; paid orders up to the as-of date)
+    orders = models.PositiveIntegerField()
+    net_revenue = models.FloatField()
+    avg_order_value = models.FloatField()
+    purchase_frequency = models.FloatField(help_text="Orders per year over the customer's age.")
+    age_days = models.PositiveIntegerField()
+    days_since_last_order = models.PositiveIntegerField()
+    historic_clv = models.FloatField()
+    # model inputs: repeat purchase days, age at last purchase, age at as-of (time units)
+    frequency = models.PositiveIntegerField()
+    recency = models.FloatField()
+    age = models.FloatField()
+    # predictions
+    p_alive = models.FloatField()
+    expected_purchases_30 = models.FloatField()
+    expected_purchases_90 = models.FloatField()
+    expected_purchases_365 = models.FloatField()
+    expected_order_value = models.FloatField()
+    predicted_clv = models.FloatField()
+    expected_next_order = models.DateField(null=True, blank=True)
+    churn_risk = models.FloatField()
+    # RFM
+    r_score = models.PositiveSmallIntegerField()
+    f_score = models.PositiveSmallIntegerField()
+    m_score = models.PositiveSmallIntegerField()
+    segment = models.CharField(max_length=20, choices=Segment.choices)
+    previous_segment = models.CharField(max_length=20, choices=Segment.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="customervalue_once_per_run"),
+            models.CheckConstraint(
+                condition=Q(p_alive__gte=0) & Q(p_alive__lte=1), name="customervalue_p_alive_0_1"
+            ),
+        ]
+        indexes = [
+            # customer page: the customer's values, newest run first
+            models.Index(fields=["customer", "run"], name="customervalue_customer_idx"),
+            # segment page: a segment's members by predicted CLV
+            models.Index(
+                fields=["run", "segment", "-predicted_clv"], name="customervalue_segment_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Value of {self.customer_id} in run {self.run_id}"
+
+
+class SegmentSummary(models.Model):
+    """Per run and segment aggregates, written by the run so pages never scan 1M rows."""
+
+    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="segment_summaries")
+    segment = models.CharField(max_length=20, choices=Segment.choices)
+    customers = models.PositiveIntegerField()
+    net_revenue = models.FloatField()
+    predicted_clv = models.FloatField()
+    avg_predicted_clv = models.FloatField()
+    avg_churn_risk = models.FloatField()
+    moved_in = models.PositiveIntegerField()
+    moved_out = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "segment"], name="segmentsummary_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment} in run {self.run_id}"
+
+
+class SegmentMovement(models.Model):
+    """How many customers moved from one segment to another between two runs."""
+
+    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="movements")
+    from_segment = models.CharField(max_length=20, blank=True)  # "" = new in this run
+    to_segment = models.CharField(max_length=20)
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "from_segment", "to_segment"], name="segmentmovement_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_segment or 'new'} -> {self.to_segment}: {self.customers}"
+
+
+class SegmentChange(models.Model):
+    """A customer's move between segments (sparse history for the customer page)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_changes")
+    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="segment_changes")
+    as_of = models.DateField()
+    from_segment = models.CharField(max_length=20, blank=True)
+    to_segment = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["-as_of"]
+        indexes = [
+            # customer page: segment history
+            models.Index(fields=["customer", "-as_of"], name="segmentchange_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_segment or 'new'} -> {self.to_segment}"

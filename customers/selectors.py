@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -244,3 +246,105 @@ def followup_digest_recipients(*, today: dt.date) -> QuerySet:
 
 def followup_due_for(*, user_id: int, today: dt.date) -> QuerySet[FollowUp]:
     return followup_queue(assigned_to_id=user_id, today=today).filter(due_on__lte=today)
+
+
+@dataclass(frozen=True)
+class ValueInputs:
+    """Per-customer purchase summary as of a date, as columns (one entry per customer).
+
+    Days are calendar days in settings.TIME_ZONE. ``purchase_days`` counts distinct
+    days with a paid order; BG/NBD frequency is ``purchase_days - 1``.
+    """
+
+    customer_id: np.ndarray  # int64
+    purchase_days: np.ndarray  # int64
+    first_to_last_days: np.ndarray  # int64, BG/NBD recency before unit conversion
+    first_to_as_of_days: np.ndarray  # int64, BG/NBD age T before unit conversion
+    last_to_as_of_days: np.ndarray  # int64, RFM recency
+    orders: np.ndarray  # int64
+    net_revenue: np.ndarray  # float64, default currency, returns subtracted
+    repeat_net_revenue: np.ndarray  # float64, net spend on days after the first one
+
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+
+_VALUE_INPUTS_SQL = """
+WITH ret AS (
+    SELECT r.order_id, SUM(r.base_amount) AS amount
+    FROM customers_return r
+    WHERE r.returned_at < %(end)s
+    GROUP BY r.order_id
+), per_day AS (
+    SELECT o.customer_id, {day} AS day, COUNT(*) AS orders,
+           SUM(o.base_amount - COALESCE(ret.amount, 0)) AS spend
+    FROM customers_order o
+    LEFT JOIN ret ON ret.order_id = o.id
+    WHERE o.status = 'paid' AND o.ordered_at < %(end)s
+    GROUP BY o.customer_id, {day}
+), firsts AS (
+    SELECT customer_id, day, orders, spend,
+           MIN(day) OVER (PARTITION BY customer_id) AS first_day
+    FROM per_day
+)
+SELECT customer_id,
+       COUNT(*) AS purchase_days,
+       {diff_last_first} AS first_to_last,
+       {diff_as_of_first} AS first_to_as_of,
+       {diff_as_of_last} AS last_to_as_of,
+       SUM(orders) AS orders,
+       CAST(SUM(spend) AS {float}) AS net_revenue,
+       CAST(SUM(CASE WHEN day > first_day THEN spend ELSE 0 END) AS {float}) AS repeat_net
+FROM firsts
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+
+def value_inputs(*, as_of: dt.date) -> ValueInputs:
+    """Aggregate paid orders (net of returns) up to and including ``as_of``, in SQL."""
+    tz = timezone.get_current_timezone()
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    if connection.vendor == "postgresql":
+        parts = {
+            "day": "(o.ordered_at AT TIME ZONE %(tz)s)::date",
+            "diff_last_first": "MAX(day) - MIN(day)",
+            "diff_as_of_first": "%(as_of)s::date - MIN(day)",
+            "diff_as_of_last": "%(as_of)s::date - MAX(day)",
+            "float": "double precision",
+        }
+    else:  # SQLite: Django registers django_datetime_cast_date on its connections
+        parts = {
+            "day": "django_datetime_cast_date(o.ordered_at, %(tz)s, 'UTC')",
+            "diff_last_first": "CAST(julianday(MAX(day)) - julianday(MIN(day)) AS INTEGER)",
+            "diff_as_of_first": "CAST(julianday(%(as_of)s) - julianday(MIN(day)) AS INTEGER)",
+            "diff_as_of_last": "CAST(julianday(%(as_of)s) - julianday(MAX(day)) AS INTEGER)",
+            "float": "REAL",
+        }
+    sql = _VALUE_INPUTS_SQL.format(**parts)
+    # adapt like a DateTimeField would: on SQLite a raw aware datetime becomes
+    # "... 00:00:00+00:00", which sorts after the stored "... 00:00:00".
+    params = {
+        "end": connection.ops.adapt_datetimefield_value(end),
+        "tz": str(tz),
+        "as_of": as_of.isoformat(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if rows:
+        ints = np.array([r[:6] for r in rows], dtype=np.int64)
+        floats = np.array([r[6:] for r in rows], dtype=np.float64)
+    else:
+        ints = np.zeros((0, 6), dtype=np.int64)
+        floats = np.zeros((0, 2), dtype=np.float64)
+    return ValueInputs(
+        customer_id=ints[:, 0],
+        purchase_days=ints[:, 1],
+        first_to_last_days=ints[:, 2],
+        first_to_as_of_days=ints[:, 3],
+        last_to_as_of_days=ints[:, 4],
+        orders=ints[:, 5],
+        net_revenue=floats[:, 0],
+        repeat_net_revenue=floats[:, 1],
+    )
