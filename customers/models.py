@@ -357,20 +357,35 @@ class FollowUpDigest(models.Model):
         return f"Digest for {self.user_id} on {self.day}"
 
 
-class Segment(models.TextChoices):
-    """Retention segments from the R x F grid (docs/segments.md)."""
+class Segment(models.IntegerChoices):
+    """Retention segments from the R x F grid (docs/segments.md).
 
-    CHAMPIONS = "champions", "Champions"
-    LOYAL = "loyal", "Loyal"
-    POTENTIAL_LOYALIST = "potential_loyalist", "Potential loyalist"
-    NEW = "new", "New"
-    PROMISING = "promising", "Promising"
-    NEED_ATTENTION = "need_attention", "Need attention"
-    ABOUT_TO_SLEEP = "about_to_sleep", "About to sleep"
-    AT_RISK = "at_risk", "At risk"
-    CANT_LOSE = "cant_lose", "Can't lose them"
-    HIBERNATING = "hibernating", "Hibernating"
-    LOST = "lost", "Lost"
+    Stored as small integers: the nightly run writes a million rows with binary COPY,
+    which needs fixed-width columns. ``slug`` is the stable name used in URLs and the API.
+    """
+
+    CHAMPIONS = 1, "Champions"
+    LOYAL = 2, "Loyal"
+    POTENTIAL_LOYALIST = 3, "Potential loyalist"
+    NEW = 4, "New"
+    PROMISING = 5, "Promising"
+    NEED_ATTENTION = 6, "Need attention"
+    ABOUT_TO_SLEEP = 7, "About to sleep"
+    AT_RISK = 8, "At risk"
+    CANT_LOSE = 9, "Can't lose them"
+    HIBERNATING = 10, "Hibernating"
+    LOST = 11, "Lost"
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Segment:
+        return cls[slug.upper()]
+
+
+NO_SEGMENT = 0  # previous_segment of a customer the previous run did not have
 
 
 class CLVRun(models.Model):
@@ -424,8 +439,15 @@ class CLVRun(models.Model):
 class CustomerValue(models.Model):
     """What one customer is worth as of one run: history, predictions, RFM, segment."""
 
-    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="values")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="values")
+    # No database-level foreign keys: checking two per row doubles the time of the nightly
+    # million-row COPY (measured in docs/benchmarks.md). Django still cascades deletes,
+    # and the rows are only ever written by the run for ids it has just read.
+    run = models.ForeignKey(
+        CLVRun, on_delete=models.CASCADE, related_name="values", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="values", db_constraint=False
+    )
     # history (default currency, net of returns; paid orders up to the as-of date)
     orders = models.PositiveIntegerField()
     net_revenue = models.FloatField()
@@ -451,8 +473,8 @@ class CustomerValue(models.Model):
     r_score = models.PositiveSmallIntegerField()
     f_score = models.PositiveSmallIntegerField()
     m_score = models.PositiveSmallIntegerField()
-    segment = models.CharField(max_length=20, choices=Segment.choices)
-    previous_segment = models.CharField(max_length=20, choices=Segment.choices, blank=True)
+    segment = models.PositiveSmallIntegerField(choices=Segment.choices)
+    previous_segment = models.PositiveSmallIntegerField(default=NO_SEGMENT)
 
     class Meta:
         constraints = [
@@ -478,7 +500,7 @@ class SegmentSummary(models.Model):
     """Per run and segment aggregates, written by the run so pages never scan 1M rows."""
 
     run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="segment_summaries")
-    segment = models.CharField(max_length=20, choices=Segment.choices)
+    segment = models.PositiveSmallIntegerField(choices=Segment.choices)
     customers = models.PositiveIntegerField()
     net_revenue = models.FloatField()
     predicted_clv = models.FloatField()
@@ -500,8 +522,8 @@ class SegmentMovement(models.Model):
     """How many customers moved from one segment to another between two runs."""
 
     run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="movements")
-    from_segment = models.CharField(max_length=20, blank=True)  # "" = new in this run
-    to_segment = models.CharField(max_length=20)
+    from_segment = models.PositiveSmallIntegerField(default=NO_SEGMENT)  # 0: new this run
+    to_segment = models.PositiveSmallIntegerField(choices=Segment.choices)
     customers = models.PositiveIntegerField()
 
     class Meta:
@@ -512,7 +534,7 @@ class SegmentMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.from_segment or 'new'} -> {self.to_segment}: {self.customers}"
+        return f"{self.from_segment} -> {self.to_segment}: {self.customers}"
 
 
 class SegmentChange(models.Model):
@@ -521,8 +543,8 @@ class SegmentChange(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_changes")
     run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="segment_changes")
     as_of = models.DateField()
-    from_segment = models.CharField(max_length=20, blank=True)
-    to_segment = models.CharField(max_length=20)
+    from_segment = models.PositiveSmallIntegerField(default=NO_SEGMENT)
+    to_segment = models.PositiveSmallIntegerField(choices=Segment.choices)
 
     class Meta:
         ordering = ["-as_of"]
@@ -532,4 +554,4 @@ class SegmentChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.from_segment or 'new'} -> {self.to_segment}"
+        return f"{self.customer_id}: {self.from_segment} -> {self.to_segment}"
