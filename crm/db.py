@@ -1,8 +1,9 @@
 """Database adjustments for the embedded SQLite default.
 
-SQLite's LIKE folds case for ASCII letters only, so ``name__icontains="żółć"`` would
-miss "Żółć" and Cyrillic names would be case-sensitive. On SQLite connections we
-replace LIKE with a Unicode-aware version (PostgreSQL's UPPER/LIKE already are).
+SQLite's LIKE, LOWER and UPPER fold case for ASCII letters only, so
+``name__icontains="żółć"`` would miss "Żółć", and the case-insensitive unique tag name
+(an index on LOWER(name)) would let "Łowiectwo" and "łowiectwo" both exist. On SQLite
+connections we replace them with Unicode-aware versions (PostgreSQL's already are).
 """
 
 from __future__ import annotations
@@ -39,3 +40,13 @@ def sqlite_unicode_like(sender: Any, connection: Any, **kwargs: Any) -> None:
         raw = connection.connection
         raw.create_function("like", 2, unicode_like, deterministic=True)
         raw.create_function("like", 3, unicode_like, deterministic=True)
+        raw.create_function("lower", 1, _lower, deterministic=True)
+        raw.create_function("upper", 1, _upper, deterministic=True)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value

@@ -2,13 +2,18 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from customers.models import (
+    CLVRun,
     ConsentEvent,
     Customer,
+    CustomerValue,
     FollowUp,
     FollowUpDigest,
     Interaction,
     Order,
     Return,
+    SegmentChange,
+    SegmentMovement,
+    SegmentSummary,
     Tag,
 )
 
@@ -104,3 +109,47 @@ class FollowUpDigestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class DerivedDataAdmin(admin.ModelAdmin):
+    """Values written by the nightly run: visible for inspection, never edited by hand."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(CLVRun)
+class CLVRunAdmin(DerivedDataAdmin):
+    list_display = ["as_of", "time_unit", "status", "customers", "trigger", "started_at"]
+    list_filter = ["status", "time_unit", "trigger"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(CustomerValue)
+class CustomerValueAdmin(DerivedDataAdmin):
+    list_display = ["customer", "run", "segment", "predicted_clv", "p_alive"]
+    list_filter = ["segment"]
+    raw_id_fields = ["customer", "run"]
+
+
+@admin.register(SegmentSummary)
+class SegmentSummaryAdmin(DerivedDataAdmin):
+    list_display = ["run", "segment", "customers", "avg_predicted_clv", "moved_in", "moved_out"]
+
+
+@admin.register(SegmentMovement)
+class SegmentMovementAdmin(DerivedDataAdmin):
+    list_display = ["run", "from_segment", "to_segment", "customers"]
+
+
+@admin.register(SegmentChange)
+class SegmentChangeAdmin(DerivedDataAdmin):
+    list_display = ["customer", "as_of", "from_segment", "to_segment"]
+    raw_id_fields = ["customer", "run"]

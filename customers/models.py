@@ -71,10 +71,10 @@ class Customer(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
+            # NULL external ids never collide (SQL), so no condition is needed, and an
+            # unconditional constraint is what INSERT ... ON CONFLICT upserts can target.
             models.UniqueConstraint(
-                fields=["source", "external_id"],
-                condition=Q(external_id__isnull=False),
-                name="customer_external_id_unique",
+                fields=["source", "external_id"], name="customer_external_id_unique"
             ),
             models.UniqueConstraint(
                 Lower("email"), condition=Q(email__isnull=False), name="customer_email_unique_ci"
@@ -266,9 +266,7 @@ class Interaction(models.Model):
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"],
-                condition=Q(external_id__isnull=False),
-                name="interaction_external_id_unique",
+                fields=["source", "external_id"], name="interaction_external_id_unique"
             ),
         ]
         indexes = [
@@ -428,8 +426,23 @@ class CLVRun(models.Model):
     class Meta:
         ordering = ["-as_of", "-started_at"]
         constraints = [
-            # One run per as-of date and time unit: re-running replaces it.
-            models.UniqueConstraint(fields=["as_of", "time_unit"], name="clvrun_once_per_day_unit"),
+            # Every attempt is a row. One succeeded run per as-of date and unit: a re-run
+            # replaces it only once it has succeeded, so a failure leaves the old values.
+            models.UniqueConstraint(
+                fields=["as_of", "time_unit"],
+                condition=Q(status="succeeded"),
+                name="clvrun_one_success_per_day_unit",
+            ),
+            # The claim: a second fire of the nightly job cannot start a parallel run.
+            models.UniqueConstraint(
+                fields=["as_of", "time_unit"],
+                condition=Q(status="running"),
+                name="clvrun_one_running_per_day_unit",
+            ),
+        ]
+        indexes = [
+            # the current run: latest succeeded by as-of date
+            models.Index(fields=["status", "-as_of", "-finished_at"], name="clvrun_current_idx"),
         ]
 
     def __str__(self) -> str:

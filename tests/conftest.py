@@ -109,3 +109,15 @@ def charlie_client(charlie) -> Client:
 def _fast_password_hashing(settings) -> None:
     # PBKDF2's deliberate slowness is for attackers, not for the test suite.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process():
+    """Tasks run in-process in tests, as on the embedded default, even when REDIS_URL is
+    set; the integration tests that start a real worker switch this off."""
+    from crm.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -34,3 +34,14 @@ def test_it_searches_polish_and_cyrillic_names_case_insensitively_on_every_datab
 
     assert Customer.objects.filter(name__icontains="ŻÓŁĆ").count() == 1
     assert Customer.objects.filter(name__icontains="олена").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_treats_polish_tag_names_as_one_tag_whatever_their_case():
+    from customers import services
+    from customers.models import Tag
+
+    first = services.tags_get_or_create(names=["Łowiectwo"])
+    again = services.tags_get_or_create(names=["ŁOWIECTWO", "łowiectwo"])
+    assert [t.pk for t in again] == [first[0].pk]
+    assert Tag.objects.count() == 1

@@ -109,6 +109,9 @@ def celery_worker(transactional_db, smtp_sink, tmp_path) -> Iterator[Worker]:
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     worker = Worker(queue, log)
+    from crm.celery import app
+
+    app.conf.task_always_eager = False  # restored by the autouse fixture in tests/conftest.py
     try:
         worker.wait_for_log(r"ready\.", timeout=60)
         yield worker

@@ -123,7 +123,7 @@ def interaction_log(
             customer=customer,
             interaction=interaction,
             due_on=follow_up_on,
-            reason=follow_up_reason or _default_reason(interaction),
+            reason=follow_up_reason or interaction_follow_up_reason(interaction),
             assigned_to=staff,
             priority=(
                 FollowUp.Priority.HIGH
@@ -134,7 +134,8 @@ def interaction_log(
     return interaction
 
 
-def _default_reason(interaction: Interaction) -> str:
+def interaction_follow_up_reason(interaction: Interaction) -> str:
+    """The follow-up's reason when staff give none: what the interaction was about."""
     return f"Follow up on {interaction.get_kind_display().lower()}: {interaction.summary}"[:200]
 
 
