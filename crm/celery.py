@@ -24,4 +24,11 @@ app.conf.beat_schedule = {
         "task": "customers.tasks.send_followup_digest",
         "schedule": crontab(hour=7, minute=0),
     },
+    # 02:30 every night, after the day's orders are in and before the 07:00 digest:
+    # refit the value model on the whole base and rewrite every customer's values and
+    # segment (manage.py recompute_clv). Safe to fire twice: the run claims its date.
+    "recompute-customer-value": {
+        "task": "customers.tasks.recompute_customer_value",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

@@ -18,7 +18,7 @@ from customers.forms import (
     FollowUpDoneForm,
     InteractionForm,
 )
-from customers.models import ConsentEvent, Customer, FollowUp
+from customers.models import ConsentEvent, Customer, FollowUp, Segment
 
 PAGE_SIZE = 50
 
@@ -53,11 +53,14 @@ def _detail_context(request: HttpRequest, customer: Customer, **forms: object) -
         "orders": selectors.customer_orders(customer=customer)[:100],
         "timeline": selectors.customer_timeline(customer=customer)[:100],
         "open_follow_ups": selectors.customer_open_follow_ups(customer=customer),
+        "value": selectors.customer_value_current(customer_id=customer.pk),
+        "segment_history": selectors.customer_segment_history(customer_id=customer.pk),
         "interaction_form": forms.get("interaction_form") or InteractionForm(),
         "consent_form": forms.get("consent_form") or ConsentForm(),
         "can_log": request.user.has_perm("customers.add_interaction"),
         "can_consent": request.user.has_perm("customers.add_consentevent"),
         "today": timezone.localdate(),
+        "segment_labels": dict(Segment.choices),
     }
 
 

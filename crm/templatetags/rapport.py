@@ -31,3 +31,22 @@ def person(user: object, empty: str = "—") -> str:
     if user is None:
         return empty
     return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+
+
+@register.filter
+def percent(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{number_format(float(value) * 100, digits, use_l10n=True)}%"
+
+
+@register.filter
+def get(mapping: dict, key: object) -> object:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def years(days: int | None) -> str:
+    if days is None:
+        return "—"
+    return number_format(days / 365.25, 1, use_l10n=True)
