@@ -45,7 +45,8 @@ check-deploy: install
 	ALLOWED_HOSTS=rapport.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/seed.py --customers $${BENCH_CUSTOMERS:-1000000}
+	$(BIN)/python bench/clv_model.py
 
 # Production-style processes (set DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, DEBUG=False).
 web: install
