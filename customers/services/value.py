@@ -32,7 +32,7 @@ from customers.models import (
     SegmentSummary,
 )
 from customers.value import ModelFitError
-from customers.value.pipeline import ModelResult, model_stage
+from customers.value.pipeline import ModelResult, backtest_metrics, model_stage
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,16 @@ def value_recompute(
     return run
 
 
+def _align(target: np.ndarray, ids: np.ndarray, values: np.ndarray, *, fill: int) -> np.ndarray:
+    """``values`` keyed by sorted ``ids``, placed at the positions of sorted ``target``."""
+    out = np.full(len(target), fill, dtype=np.int64)
+    if len(ids):
+        pos = np.minimum(np.searchsorted(ids, target), len(ids) - 1)
+        found = ids[pos] == target
+        out[found] = values[pos[found]]
+    return out
+
+
 def _fail(run: CLVRun, reason: str, timer: _Timer) -> CLVRun:
     run.status = CLVRun.Status.FAILED
     run.error = reason[:2000]
@@ -150,14 +160,7 @@ def _write(*, run: CLVRun, inputs, result: ModelResult, timer: _Timer) -> None:
     prev_segment = np.full(len(inputs), NO_SEGMENT, dtype=np.int64)
     if previous is not None:
         prev_ids, prev_codes = selectors.run_segments(run_id=previous.pk)
-        pos = np.searchsorted(prev_ids, inputs.customer_id)
-        pos = np.minimum(pos, max(len(prev_ids) - 1, 0))
-        found = (
-            (len(prev_ids) > 0) & (prev_ids[pos] == inputs.customer_id)
-            if len(prev_ids)
-            else np.zeros(len(inputs), bool)
-        )
-        prev_segment[found] = prev_codes[pos[found]]
+        prev_segment = _align(inputs.customer_id, prev_ids, prev_codes, fill=NO_SEGMENT)
     segment = result.segment_codes
     columns = {
         "run": np.full(len(inputs), run.pk, dtype=np.int64),
@@ -282,12 +285,7 @@ def _backtest(*, run: CLVRun, inputs_ids: np.ndarray, result: ModelResult) -> di
         return {}
     predicted = result.expected_purchases(holdout_days)
     ids, days = selectors.purchase_days_between(start=run.as_of, end=end)
-    actual = np.zeros(len(inputs_ids), dtype=np.float64)
-    pos = np.searchsorted(inputs_ids, ids)
-    ok = (pos < len(inputs_ids)) & (inputs_ids[np.minimum(pos, len(inputs_ids) - 1)] == ids)
-    actual[pos[ok]] = days[ok]
-    from customers.value.pipeline import backtest_metrics
-
+    actual = _align(inputs_ids, ids, days, fill=0).astype(np.float64)
     return backtest_metrics(
         predicted=predicted, actual=actual, frequency=result.frequency, holdout_days=holdout_days
     )
