@@ -3,6 +3,7 @@ from django.http import HttpRequest
 
 from customers.models import (
     CLVRun,
+    CLVRunBatch,
     ConsentEvent,
     Customer,
     CustomerValue,
@@ -127,9 +128,17 @@ class DerivedDataAdmin(admin.ModelAdmin):
 class CLVRunAdmin(DerivedDataAdmin):
     list_display = ["as_of", "time_unit", "status", "customers", "trigger", "started_at"]
     list_filter = ["status", "time_unit", "trigger"]
+    raw_id_fields = ["previous_run"]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.user.is_superuser
+
+
+@admin.register(CLVRunBatch)
+class CLVRunBatchAdmin(DerivedDataAdmin):
+    list_display = ["run", "index", "id_from", "id_to", "customers", "status", "seconds"]
+    list_filter = ["status"]
+    raw_id_fields = ["run"]
 
 
 @admin.register(CustomerValue)

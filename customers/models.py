@@ -274,6 +274,8 @@ class Interaction(models.Model):
             models.Index(fields=["customer", "-occurred_at"], name="interaction_timeline_idx"),
             # staff view: interactions per staff member over a period
             models.Index(fields=["staff", "occurred_at"], name="interaction_staff_idx"),
+            # the hourly survey job: interactions some days ago, whoever had them
+            models.Index(fields=["occurred_at"], name="interaction_date_idx"),
         ]
 
     def __str__(self) -> str:
@@ -407,6 +409,9 @@ class CLVRun(models.Model):
     time_unit = models.CharField(max_length=4, choices=TimeUnit.choices, default=TimeUnit.DAY)
     horizon_months = models.PositiveSmallIntegerField(default=12)
     discount_rate = models.FloatField(default=0.10, help_text="Annual.")
+    churn_window_days = models.PositiveSmallIntegerField(
+        default=365, help_text="Churn risk: the probability of no purchase within this many days."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     trigger = models.CharField(max_length=20, default="manual")  # nightly, manual, backtest
     started_at = models.DateTimeField(default=timezone.now)
@@ -422,6 +427,13 @@ class CLVRun(models.Model):
     distinct_rows = models.PositiveIntegerField(default=0)
     durations = models.JSONField(default=dict, blank=True)  # seconds per stage
     backtest = models.JSONField(default=dict, blank=True)
+    # The fitted model and base-wide figures every batch needs (pipeline.FittedModel):
+    # batch tasks on other workers rebuild it from here instead of refitting.
+    model = models.JSONField(default=dict, blank=True)
+    # Segments moved from this run's values (fixed when the run starts, for all batches).
+    previous_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-as_of", "-started_at"]
@@ -447,6 +459,43 @@ class CLVRun(models.Model):
 
     def __str__(self) -> str:
         return f"CLV run as of {self.as_of} ({self.status})"
+
+
+class CLVRunBatch(models.Model):
+    """One slice of a run's customers (an id range) to predict and write.
+
+    The rows are the run's work list: a batch task (on any worker) locks its row, writes
+    the slice's values in the same transaction and marks it done, so a redelivered task
+    finds it done; the task that completes the last batch enqueues the run's finish.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(CLVRun, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    id_from = models.BigIntegerField()
+    id_to = models.BigIntegerField()  # inclusive
+    customers = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="clvrunbatch_once"),
+            models.CheckConstraint(
+                condition=Q(id_from__lte=models.F("id_to")), name="clvrunbatch_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.index} of run {self.run_id} ({self.status})"
 
 
 class CustomerValue(models.Model):

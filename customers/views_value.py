@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from celery.result import AsyncResult, EagerResult
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
+from crm.templatetags.rapport import number
 from customers import selectors
 from customers.models import CLVRun, CustomerValue, Segment
 from customers.tasks import recompute_customer_value
+from customers.value.rfm import BY_CODE
 
 PAGE_SIZE = 50
 
@@ -32,19 +39,7 @@ class KnownCountPaginator(Paginator):
 @permission_required("customers.view_customervalue", raise_exception=True)
 def segment_list(request: HttpRequest) -> HttpResponse:
     run = selectors.clv_run_current()
-    summaries = selectors.segment_summaries(run=run) if run else []
-    total = sum(s.customers for s in summaries) or 1
-    revenue = sum(s.net_revenue for s in summaries) or 1.0
-    rows = [
-        {
-            "summary": s,
-            "label": Segment(s.segment).label,
-            "slug": Segment(s.segment).slug,
-            "share": s.customers / total,
-            "revenue_share": s.net_revenue / revenue,
-        }
-        for s in summaries
-    ]
+    rows = selectors.segment_overview(run=run) if run else []
     return render(
         request,
         "customers/segments.html",
@@ -81,6 +76,7 @@ def segment_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "run": run,
             "segment": segment,
             "summary": summary,
+            "action": BY_CODE[segment].action,
             "page": paginator.get_page(request.GET.get("page")),
             "segment_labels": dict(Segment.choices),
         },
@@ -102,6 +98,7 @@ def model_quality(request: HttpRequest) -> HttpResponse:
             "selected": selected,
             "chart": selectors.calibration_chart(run=selected) if selected else None,
             "can_run": request.user.has_perm("customers.add_clvrun"),
+            "backtest_latest": timezone.localdate() - dt.timedelta(days=1),
         },
     )
 
@@ -109,15 +106,57 @@ def model_quality(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("customers.add_clvrun", raise_exception=True)
 def value_run_start(request: HttpRequest) -> HttpResponse:
+    target = "customers:model" if request.POST.get("next") == "model" else "customers:segments"
     unit = request.POST.get("time_unit", CLVRun.TimeUnit.DAY)
     if unit not in CLVRun.TimeUnit.values:
         unit = CLVRun.TimeUnit.DAY
-    as_of = request.POST.get("as_of") or None
-    recompute_customer_value.delay(as_of=as_of, time_unit=unit, trigger="manual")
-    messages.success(
-        request,
-        "Customer value run started. It takes a few seconds to minutes depending on the size"
-        " of the base; reload this page to see it.",
+    as_of = None
+    if raw := request.POST.get("as_of", "").strip():
+        try:
+            as_of = dt.date.fromisoformat(raw)
+        except ValueError:
+            messages.error(request, f"No run started: {raw!r} is not a date (YYYY-MM-DD).")
+            return redirect(target)
+        # A future date would become the current run and hide today's values.
+        if as_of > timezone.localdate():
+            messages.error(request, "No run started: the as-of date cannot be in the future.")
+            return redirect(target)
+    result = recompute_customer_value.delay(
+        as_of=as_of.isoformat() if as_of else None, time_unit=unit, trigger="manual"
     )
-    target = "customers:model" if request.POST.get("next") == "model" else "customers:segments"
+    _report_run(request, result, as_of=as_of)
     return redirect(target)
+
+
+def _report_run(request: HttpRequest, result: AsyncResult, *, as_of: dt.date | None) -> None:
+    """Tell what became of the run: finished already (in-process tasks) or queued.
+
+    The result says which, not settings.CELERY_TASK_ALWAYS_EAGER: the Celery app can be
+    switched to in-process tasks without the setting (the test suite does so on Redis).
+    """
+    when = f" as of {date_format(as_of, 'j M Y')}" if as_of else ""
+    if not isinstance(result, EagerResult):
+        messages.info(
+            request,
+            f"Customer value run{when} queued. It takes a few seconds to minutes depending on"
+            " the size of the base; reload this page to see it.",
+        )
+        return
+    run = CLVRun.objects.filter(pk=result.result).first() if result.result else None
+    if run is None:  # the task found a run for that date and unit in progress
+        messages.warning(
+            request,
+            f"A customer value run{when} is already in progress; reload this page in a few"
+            " minutes to see it.",
+        )
+        return
+    when = f" as of {date_format(run.as_of, 'j M Y')}"
+    if run.status == CLVRun.Status.SUCCEEDED:
+        messages.success(
+            request,
+            f"Customer value run{when} finished: {number(run.customers)} customers valued.",
+        )
+    elif run.status == CLVRun.Status.FAILED:
+        messages.error(request, f"Customer value run{when} failed: {run.error}")
+    else:  # batches handed to other workers
+        messages.info(request, f"Customer value run{when} is running; reload this page to see it.")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, models
 from django.utils import timezone
 
-from customers.models import CLVRun, CustomerValue, SegmentChange, SegmentSummary
+from customers.models import CLVRun, Customer, CustomerValue, SegmentChange, SegmentSummary
+from customers.value.rfm import BY_CODE
 
 
 def clv_run_current() -> CLVRun | None:
@@ -34,13 +36,16 @@ def clv_run_list(*, limit: int = 30) -> list[CLVRun]:
     return list(CLVRun.objects.order_by("-started_at")[:limit])
 
 
-def run_segments(*, run_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """(customer ids ascending, segment codes) of one run, as columns."""
+def run_segments(
+    *, run_id: int, id_range: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(customer ids ascending, segment codes) of one run, as columns; ids in ``id_range``."""
+    lo, hi = id_range if id_range is not None else (0, 2**62)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT customer_id, segment FROM customers_customervalue WHERE run_id = %s"
-            " ORDER BY customer_id",
-            [run_id],
+            " AND customer_id BETWEEN %s AND %s ORDER BY customer_id",
+            [run_id, lo, hi],
         )
         rows = cursor.fetchall()
     data = np.array(rows, dtype=np.int64).reshape(-1, 2)
@@ -146,3 +151,108 @@ def calibration_chart(*, run: CLVRun) -> dict[str, object] | None:
         "top": top,
         "groups": groups,
     }
+
+
+# --- Reads shared by the pages and the REST API (customers/api/) ------------------------
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One segment of a run: the stored summary plus shares and the retention action."""
+
+    segment: int
+    slug: str
+    label: str
+    action: str
+    customers: int
+    share: float
+    net_revenue: float
+    revenue_share: float
+    predicted_clv: float
+    avg_predicted_clv: float
+    avg_churn_risk: float
+    moved_in: int
+    moved_out: int
+
+
+@dataclass(frozen=True)
+class CustomerValueDetail:
+    """A customer's current value (None when no run covers them) and segment history."""
+
+    customer: Customer
+    run: CLVRun | None
+    value: CustomerValue | None
+    segment_history: list[SegmentChange]
+
+
+def clv_run_queryset() -> models.QuerySet[CLVRun]:
+    """Every run attempt (running, succeeded, failed); callers order and paginate."""
+    return CLVRun.objects.all()
+
+
+def clv_run_succeeded(*, run_id: int, with_values: bool = False) -> CLVRun | None:
+    """A succeeded run by id; with ``with_values``, only while its values are still kept
+    (values are pruned to the latest runs, summaries are kept for all)."""
+    runs = CLVRun.objects.filter(pk=run_id, status=CLVRun.Status.SUCCEEDED)
+    if with_values:
+        runs = runs.filter(models.Exists(CustomerValue.objects.filter(run=models.OuterRef("pk"))))
+    return runs.first()
+
+
+def segment_overview(*, run: CLVRun) -> list[SegmentRow]:
+    """The run's segments in code order, with customer and revenue shares (one query)."""
+    summaries = segment_summaries(run=run)
+    total = sum(s.customers for s in summaries) or 1
+    revenue = sum(s.net_revenue for s in summaries) or 1.0
+    return [
+        SegmentRow(
+            segment=s.segment,
+            slug=BY_CODE[s.segment].slug,
+            label=BY_CODE[s.segment].label,
+            action=BY_CODE[s.segment].action,
+            customers=s.customers,
+            share=s.customers / total,
+            net_revenue=s.net_revenue,
+            revenue_share=s.net_revenue / revenue,
+            predicted_clv=s.predicted_clv,
+            avg_predicted_clv=s.avg_predicted_clv,
+            avg_churn_risk=s.avg_churn_risk,
+            moved_in=s.moved_in,
+            moved_out=s.moved_out,
+        )
+        for s in summaries
+    ]
+
+
+def segment_members(*, run: CLVRun, segment: int) -> models.QuerySet[CustomerValue]:
+    """A segment's members in one run with their customer, best predicted CLV first.
+
+    Served by the index on (run, segment, -predicted_clv); customer_id breaks ties so a
+    keyset cursor on (-predicted_clv, customer_id) visits every member exactly once.
+    """
+    return (
+        CustomerValue.objects.filter(run=run, segment=segment)
+        .select_related("customer")
+        .order_by("-predicted_clv", "customer_id")
+    )
+
+
+def customer_value_detail(
+    *, customer_id: int, history_limit: int = 50
+) -> CustomerValueDetail | None:
+    """None when the customer does not exist; four queries whatever the history length."""
+    customer = Customer.objects.filter(pk=customer_id).only("id", "name", "email").first()
+    if customer is None:
+        return None
+    run = clv_run_current()
+    value = (
+        CustomerValue.objects.filter(run=run, customer_id=customer_id).first()
+        if run is not None
+        else None
+    )
+    return CustomerValueDetail(
+        customer=customer,
+        run=run,
+        value=value,
+        segment_history=customer_segment_history(customer_id=customer_id, limit=history_limit),
+    )

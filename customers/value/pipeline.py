@@ -1,22 +1,35 @@
 """The model stage of a value run: per-customer summary columns in, every figure out.
 
-``model_stage`` is what the service calls between loading the SQL summary and writing
-the values: it fits BG/NBD and Gamma-Gamma once on the whole base, predicts for every
-customer on the distinct (x, t_x, T) rows only (about a third of the customers at 1M),
-and scores RFM. No ORM here: the input is any object with the summary columns.
+A run has two steps, so that the second can be spread over batches (and workers):
+
+- ``fit_model`` fits BG/NBD and Gamma-Gamma once on the whole base and computes the
+  other base-wide figures (RFM cut points, retention length): a ``FittedModel``, small
+  and JSON-serialisable, stored on the run;
+- ``predict_batch`` gives every figure for any subset of customers from that model,
+  predicting on the subset's distinct (x, t_x, T) rows only. Its output for a customer
+  does not depend on which batch the customer is in.
+
+``model_stage`` is both on the whole base at once (tests, benchmarks). No ORM here:
+the input is any object with the summary columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from customers.value.bgnbd import BGNBDFit, SummaryRows, compress_summary, fit_bgnbd_rows
+from customers.value.bgnbd import (
+    BGNBDFit,
+    BGNBDParams,
+    SummaryRows,
+    compress_summary,
+    fit_bgnbd_rows,
+)
 from customers.value.clv import (
     discount_factors,
     discounted_purchases_from_curve,
@@ -25,20 +38,27 @@ from customers.value.clv import (
     retention_years,
 )
 from customers.value.errors import ModelFitError
-from customers.value.gammagamma import GammaGammaFit, expected_order_value, fit_gamma_gamma
+from customers.value.gammagamma import (
+    GammaGammaFit,
+    GammaGammaParams,
+    expected_order_value,
+    fit_gamma_gamma,
+)
 from customers.value.predict import (
     UNIT_DAYS,
     alive_expected_by_pair,
+    churn_risk,
     expected_purchases_at,
     next_purchase_wait,
     p_alive,
 )
-from customers.value.rfm import rfm_scores, segment_codes
+from customers.value.rfm import RFMThresholds, segment_codes
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 HORIZON_DAYS = (30, 90, 365)
+CHURN_WINDOW_DAYS = 365  # churn risk: no purchase within a year
 
 
 class SummaryColumns(Protocol):
@@ -52,16 +72,79 @@ class SummaryColumns(Protocol):
     net_revenue: FloatArray
     repeat_net_revenue: FloatArray  # net spend on the purchase days after the first
 
+    def __len__(self) -> int: ...
+
 
 @dataclass(frozen=True)
-class ModelResult:
-    """Everything the run writes, one array entry per input customer (same order)."""
+class FittedModel:
+    """Everything base-wide that predictions need; ``as_json`` / ``from_json`` round-trip."""
+
+    bgnbd: BGNBDParams
+    gamma_gamma: GammaGammaParams
+    rfm: RFMThresholds
+    retention_years: float
+    as_of: dt.date
+    unit_days: float = 1.0
+    horizon_months: int = 12
+    discount_rate: float = 0.10
+    churn_window_days: float = CHURN_WINDOW_DAYS
+    next_order_within_days: int = 365
+
+    @property
+    def params(self) -> dict[str, float]:
+        """r, alpha, a, b, p, q, gamma as named in the papers."""
+        return {**self.bgnbd.as_dict(), **self.gamma_gamma.as_dict()}
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FittedModel:
+        return cls(
+            **{
+                **data,
+                "bgnbd": BGNBDParams(**data["bgnbd"]),
+                "gamma_gamma": GammaGammaParams(**data["gamma_gamma"]),
+                "rfm": RFMThresholds(**data["rfm"]),
+                "as_of": dt.date.fromisoformat(data["as_of"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Fit:
+    """``fit_model``'s outcome: the model and how the fit went."""
+
+    model: FittedModel
+    bgnbd: BGNBDFit
+    gamma_gamma: GammaGammaFit
+    rows: SummaryRows  # the whole base's distinct rows, model units (for backtests)
+    diagnostics: dict[str, Any]  # JSON-ready
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.bgnbd.log_likelihood
+
+    def expected_purchases(self, days: float) -> FloatArray:
+        """Expected purchase days in the next ``days`` days, per customer of the fitted base."""
+        rows = self.rows
+        curve = expected_purchases_at(
+            self.model.bgnbd, [days / self.model.unit_days], rows.frequency, rows.recency, rows.age
+        )
+        return curve[0][rows.inverse]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Every per-customer figure a run writes, one entry per input customer (same order)."""
 
     frequency: IntArray  # BG/NBD x
     recency: FloatArray  # BG/NBD t_x, model time units
     age: FloatArray  # BG/NBD T, model time units
     p_alive: FloatArray
-    churn_risk: FloatArray  # 1 - p_alive
+    churn_risk: FloatArray  # P(no purchase within the churn window)
     expected_30: FloatArray  # expected purchase days in the next 30/90/365 days
     expected_90: FloatArray
     expected_365: FloatArray
@@ -75,45 +158,50 @@ class ModelResult:
     f_score: IntArray
     m_score: IntArray
     segment_codes: IntArray
-    params: dict[str, float]  # r, alpha, a, b, p, q, gamma
-    log_likelihood: float
-    gg_log_likelihood: float
-    gg_customers: int
-    distinct_rows: int
-    diagnostics: dict[str, Any]  # iterations, messages, timings: JSON-ready
-    bgnbd: BGNBDFit = field(repr=False)
-    gamma_gamma: GammaGammaFit = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ModelResult(BatchResult):
+    """``model_stage``: a batch result for the whole base, with its fit."""
+
+    params: dict[str, float] = field(default_factory=dict)  # r, alpha, a, b, p, q, gamma
+    log_likelihood: float = 0.0
+    gg_log_likelihood: float = 0.0
+    gg_customers: int = 0
+    distinct_rows: int = 0
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # JSON-ready
+    bgnbd: BGNBDFit | None = field(default=None, repr=False)
+    gamma_gamma: GammaGammaFit | None = field(default=None, repr=False)
+    fit: Fit | None = field(default=None, repr=False)
     unit_days: float = 1.0
-    rows: SummaryRows | None = field(default=None, repr=False)
 
     def expected_purchases(self, days: float) -> FloatArray:
         """Expected purchase days in the next ``days`` days, per customer (for backtests)."""
-        if self.rows is None:
-            raise ValueError("this result was built without its distinct rows")
-        curve = expected_purchases_at(
-            self.bgnbd.params,
-            [days / self.unit_days],
-            self.rows.frequency,
-            self.rows.recency,
-            self.rows.age,
-        )
-        return curve[0][self.rows.inverse]
+        if self.fit is None:
+            raise ValueError("this result was built without its fit")
+        return self.fit.expected_purchases(days)
 
 
-def model_stage(
+def _monetary(inputs: SummaryColumns) -> tuple[IntArray, FloatArray]:
+    x = np.asarray(inputs.purchase_days, dtype=np.int64) - 1
+    repeat_revenue = np.asarray(inputs.repeat_net_revenue, dtype=np.float64)
+    return x, np.divide(repeat_revenue, x, out=np.zeros(len(x)), where=x > 0)
+
+
+def fit_model(
     inputs: SummaryColumns,
     *,
     time_unit: str = "day",
     horizon_months: int = 12,
     discount_rate: float = 0.10,
+    churn_window_days: float = CHURN_WINDOW_DAYS,
     as_of: dt.date,
     next_order_within_days: int = 365,
     require_convergence: bool = True,
     accept_limit_fits: bool = True,
     max_iterations: int = 1000,
-    batch_size: int = 500_000,
-) -> ModelResult:
-    """Fit both models on all customers and compute every per-customer figure.
+) -> Fit:
+    """Fit both models on all customers and compute the base-wide figures.
 
     Raises ModelFitError when the data cannot be fitted (no customers, no repeat buyers,
     fewer than two repeat buyers with positive spend, infinite expected order value) or,
@@ -134,10 +222,9 @@ def model_stage(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    days = np.asarray(inputs.purchase_days, dtype=np.int64)
-    if len(days) == 0:
+    if len(inputs) == 0:
         raise ModelFitError(f"no customers with a paid order up to {as_of.isoformat()}")
-    x = days - 1
+    x, monetary = _monetary(inputs)
     # Group on whole days, then convert: the same grouping for days and weeks.
     rows = compress_summary(x, inputs.first_to_last_days, inputs.first_to_as_of_days)
     rows = rows.scaled(unit_days)
@@ -145,49 +232,89 @@ def model_stage(
     bg = fit_bgnbd_rows(rows, max_iterations=max_iterations)
     _check("BG/NBD", bg, require_convergence and not (accept_limit_fits and bg.at_limit))
     lap("bgnbd_fit")
-
-    repeat_revenue = np.asarray(inputs.repeat_net_revenue, dtype=np.float64)
-    monetary = np.divide(repeat_revenue, x, out=np.zeros(len(x)), where=x > 0)
     gg = fit_gamma_gamma(x, monetary, max_iterations=max_iterations)
     _check("Gamma-Gamma", gg, require_convergence and not (accept_limit_fits and gg.at_limit))
-    order_value = expected_order_value(gg.params, x, monetary)
+    expected_order_value(gg.params, np.zeros(1), np.zeros(1))  # raises if infinite
     lap("gamma_gamma_fit")
+    model = FittedModel(
+        bgnbd=bg.params,
+        gamma_gamma=gg.params,
+        rfm=RFMThresholds.of(inputs.last_to_as_of_days, inputs.orders, inputs.net_revenue),
+        retention_years=retention_years(inputs.first_to_as_of_days, inputs.last_to_as_of_days),
+        as_of=as_of,
+        unit_days=unit_days,
+        horizon_months=horizon_months,
+        discount_rate=discount_rate,
+        churn_window_days=float(churn_window_days),
+        next_order_within_days=next_order_within_days,
+    )
+    lap("base_figures")
+    diagnostics = {
+        "bgnbd": {
+            "converged": bg.converged,
+            "at_limit": bg.at_limit,
+            "iterations": bg.iterations,
+            "message": bg.message,
+        },
+        "gamma_gamma": {
+            "converged": gg.converged,
+            "at_limit": gg.at_limit,
+            "iterations": gg.iterations,
+            "message": gg.message,
+            "excluded": gg.excluded,
+            "spend_frequency_correlation": _json_float(gg.spend_frequency_correlation),
+        },
+        "retention_years": model.retention_years,
+        "seconds": timings,
+    }
+    return Fit(model=model, bgnbd=bg, gamma_gamma=gg, rows=rows, diagnostics=diagnostics)
+
+
+def predict_batch(
+    model: FittedModel, inputs: SummaryColumns, *, chunk: int = 500_000
+) -> BatchResult:
+    """Every per-customer figure for the customers of ``inputs`` (any subset of the base)."""
+    unit_days = model.unit_days
+    x, monetary = _monetary(inputs)
+    rows = compress_summary(x, inputs.first_to_last_days, inputs.first_to_as_of_days)
+    rows = rows.scaled(unit_days)
+    order_value = expected_order_value(model.gamma_gamma, x, monetary)
 
     # Predictions on distinct rows; [rows.inverse] spreads them to customers.
-    months = month_horizons(horizon_months, unit_days=unit_days)
+    months = month_horizons(model.horizon_months, unit_days=unit_days)
     horizons = np.concatenate([np.asarray(HORIZON_DAYS) / unit_days, months])
     k = len(HORIZON_DAYS)
-    alive = p_alive(bg.params, rows.frequency, rows.recency, rows.age)
+    bg = model.bgnbd
+    alive = p_alive(bg, rows.frequency, rows.recency, rows.age)
     fixed = np.empty((k, len(rows)))
     clv_purchases = np.empty(len(rows))
-    factors = discount_factors(horizon_months, discount_rate)
-    for start in range(0, len(rows), batch_size):
-        part = slice(start, start + batch_size)
+    factors = discount_factors(model.horizon_months, model.discount_rate)
+    for start in range(0, len(rows), chunk):
+        part = slice(start, start + chunk)
         # h per distinct (x, T) pair; E[purchases] = P(alive) * h
-        h, pair = alive_expected_by_pair(bg.params, horizons, rows.frequency[part], rows.age[part])
+        h, pair = alive_expected_by_pair(bg, horizons, rows.frequency[part], rows.age[part])
         fixed[:, part] = alive[part] * np.take(h[:k], pair, axis=1)
         clv_purchases[part] = alive[part] * discounted_purchases_from_curve(h[k:], factors)[pair]
-    wait_days = next_purchase_wait(bg.params, rows.frequency, rows.recency, rows.age) * unit_days
+    risk = churn_risk(
+        bg, rows.frequency, rows.recency, rows.age, window=model.churn_window_days / unit_days
+    )
+    wait_days = next_purchase_wait(bg, rows.frequency, rows.recency, rows.age) * unit_days
     inv = rows.inverse
-    p_alive_c = alive[inv]
-    next_order = _next_order_dates(wait_days[inv], as_of, next_order_within_days)
-    lap("predict")
+    next_order = _next_order_dates(wait_days[inv], model.as_of, model.next_order_within_days)
 
-    scores = rfm_scores(inputs.last_to_as_of_days, inputs.orders, inputs.net_revenue)
+    scores = model.rfm.scores(inputs.last_to_as_of_days, inputs.orders, inputs.net_revenue)
     history = historic_value(
         inputs.net_revenue,
         inputs.orders,
         inputs.first_to_as_of_days,
-        retention_years=retention_years(inputs.first_to_as_of_days, inputs.last_to_as_of_days),
+        retention_years=model.retention_years,
     )
-    lap("rfm_historic")
-
-    return ModelResult(
+    return BatchResult(
         frequency=x,
         recency=np.asarray(inputs.first_to_last_days, dtype=np.float64) / unit_days,
         age=np.asarray(inputs.first_to_as_of_days, dtype=np.float64) / unit_days,
-        p_alive=p_alive_c,
-        churn_risk=1.0 - p_alive_c,
+        p_alive=alive[inv],
+        churn_risk=risk[inv],
         expected_30=fixed[0][inv],
         expected_90=fixed[1][inv],
         expected_365=fixed[2][inv],
@@ -201,33 +328,78 @@ def model_stage(
         f_score=scores.f,
         m_score=scores.m,
         segment_codes=segment_codes(scores.r, scores.f),
-        params={**bg.params.as_dict(), **gg.params.as_dict()},
-        log_likelihood=bg.log_likelihood,
-        gg_log_likelihood=gg.log_likelihood,
-        gg_customers=gg.customers,
-        distinct_rows=len(rows),
-        diagnostics={
-            "bgnbd": {
-                "converged": bg.converged,
-                "at_limit": bg.at_limit,
-                "iterations": bg.iterations,
-                "message": bg.message,
-            },
-            "gamma_gamma": {
-                "converged": gg.converged,
-                "at_limit": gg.at_limit,
-                "iterations": gg.iterations,
-                "message": gg.message,
-                "excluded": gg.excluded,
-                "spend_frequency_correlation": _json_float(gg.spend_frequency_correlation),
-            },
-            "retention_years": history.retention_years,
-            "seconds": timings,
-        },
-        bgnbd=bg,
-        gamma_gamma=gg,
-        unit_days=unit_days,
-        rows=rows,
+    )
+
+
+def model_stage(
+    inputs: SummaryColumns, *, batch_size: int | None = None, **options: Any
+) -> ModelResult:
+    """``fit_model`` then ``predict_batch`` on the whole base (in ``batch_size`` slices)."""
+    clock = time.perf_counter()
+    fit = fit_model(inputs, **options)
+    fitted = time.perf_counter()
+    n = len(inputs)
+    step = batch_size or max(n, 1)
+    parts = [
+        predict_batch(fit.model, _Slice(inputs, slice(start, start + step)))
+        for start in range(0, n, step)
+    ]
+    batch = _concat(parts)
+    diagnostics = dict(fit.diagnostics)
+    diagnostics["seconds"] = {
+        **fit.diagnostics["seconds"],
+        "predict": round(time.perf_counter() - fitted, 3),
+        "total": round(time.perf_counter() - clock, 3),
+    }
+    return ModelResult(
+        **{f: getattr(batch, f) for f in BatchResult.__dataclass_fields__},
+        params=fit.model.params,
+        log_likelihood=fit.bgnbd.log_likelihood,
+        gg_log_likelihood=fit.gamma_gamma.log_likelihood,
+        gg_customers=fit.gamma_gamma.customers,
+        distinct_rows=len(fit.rows),
+        diagnostics=diagnostics,
+        bgnbd=fit.bgnbd,
+        gamma_gamma=fit.gamma_gamma,
+        fit=fit,
+        unit_days=fit.model.unit_days,
+    )
+
+
+class _Slice:
+    """A view of some customers of summary columns, itself summary columns."""
+
+    _names = (
+        "purchase_days",
+        "first_to_last_days",
+        "first_to_as_of_days",
+        "last_to_as_of_days",
+        "orders",
+        "net_revenue",
+        "repeat_net_revenue",
+    )
+
+    def __init__(self, inputs: SummaryColumns, where: slice | NDArray[np.bool_]) -> None:
+        for name in self._names:
+            setattr(self, name, np.asarray(getattr(inputs, name))[where])
+
+    def __len__(self) -> int:
+        return len(self.purchase_days)  # type: ignore[attr-defined]
+
+
+def summary_slice(inputs: SummaryColumns, where: slice | NDArray[np.bool_]) -> SummaryColumns:
+    """Some customers of ``inputs`` (a slice or mask), as summary columns."""
+    return _Slice(inputs, where)  # type: ignore[return-value]
+
+
+def _concat(parts: list[BatchResult]) -> BatchResult:
+    if len(parts) == 1:
+        return parts[0]
+    return BatchResult(
+        **{
+            f: np.concatenate([getattr(p, f) for p in parts])
+            for f in BatchResult.__dataclass_fields__
+        }
     )
 
 

@@ -62,10 +62,33 @@ def p_alive(
 
 
 def churn_risk(
-    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike
+    params: BGNBDParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    age: ArrayLike,
+    *,
+    window: float,
 ) -> FloatArray:
-    """1 - P(alive): the probability the customer has already dropped out."""
-    return 1.0 - p_alive(params, frequency, recency, age)
+    """P(no purchase in the next ``window`` units | x, t_x, T): the churn risk, in [0, 1].
+
+    1 - P(alive) alone says nothing about one-time buyers: BG/NBD lets a customer drop
+    out only right after a repeat purchase, so everyone with x = 0 is "alive" and
+    1 - P(alive) = 0, even for a single order three years ago. The probability of not
+    buying again within a window is exact under the same model and covers them: a
+    customer who is alive and makes no purchase has no chance to drop out, so
+
+        P(X(T, T+w) = 0) = 1 - P(alive) + P(alive) ((alpha+T) / (alpha+T+w))^(r+x)
+
+    (the purchase rate of a customer alive at T is Gamma(r+x, alpha+T), and
+    E[exp(-lambda w)] is that power). It is 1 - P(next purchase within w), the same
+    curve ``next_purchase_wait`` inverts, and tends to 1 - P(alive) as w grows.
+    """
+    x, tx, T = _columns(frequency, recency, age)
+    if window < 0:
+        raise ValueError("the churn window must be >= 0")
+    alive = p_alive(params, x, tx, T)
+    no_purchase_if_alive = np.exp(-(params.r + x) * np.log1p(window / (params.alpha + T)))
+    return np.clip(1.0 - alive * (1.0 - no_purchase_if_alive), 0.0, 1.0)
 
 
 def expected_purchases(

@@ -148,6 +148,61 @@ def quintile_scores(values: ArrayLike, *, higher_is_better: bool = True) -> IntA
     return 1 + (5 * worse.astype(np.int64)) // n
 
 
+def quintile_thresholds(values: ArrayLike, *, higher_is_better: bool = True) -> list[float]:
+    """Four cut points that give every value its ``quintile_scores`` score, for batches.
+
+    A run scores a million customers in batches (maybe on several workers) but the
+    quintiles are those of the whole base: ``scores_from_thresholds(v, cuts)`` equals
+    ``quintile_scores(all values)`` for every v of the base. With the tie rule, score >= k
+    exactly when at least m = ceil((k-1) n / 5) customers are strictly worse, that is
+    when v is better than the m-th worst value: that value is the k-th cut.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v)
+    if n == 0:
+        return [np.inf] * 4 if higher_is_better else [-np.inf] * 4
+    worst_first = np.sort(v) if higher_is_better else np.sort(v)[::-1]
+    return [float(worst_first[-(-(k - 1) * n // 5) - 1]) for k in range(2, 6)]
+
+
+def scores_from_thresholds(
+    values: ArrayLike, thresholds: list[float], *, higher_is_better: bool = True
+) -> IntArray:
+    """Scores 1..5 from the cut points of ``quintile_thresholds``."""
+    v = np.asarray(values, dtype=np.float64)
+    cuts = np.asarray(thresholds, dtype=np.float64)
+    better = v[:, None] > cuts[None, :] if higher_is_better else v[:, None] < cuts[None, :]
+    return 1 + better.sum(axis=1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RFMThresholds:
+    """The base's cut points for R (days since last order), F (orders), M (net revenue)."""
+
+    r: list[float]
+    f: list[float]
+    m: list[float]
+
+    @classmethod
+    def of(
+        cls, days_since_last: ArrayLike, orders: ArrayLike, monetary: ArrayLike
+    ) -> RFMThresholds:
+        return cls(
+            r=quintile_thresholds(days_since_last, higher_is_better=False),
+            f=quintile_thresholds(orders),
+            m=quintile_thresholds(monetary),
+        )
+
+    def scores(
+        self, days_since_last: ArrayLike, orders: ArrayLike, monetary: ArrayLike
+    ) -> RFMScores:
+        return RFMScores(
+            r=scores_from_thresholds(days_since_last, self.r, higher_is_better=False),
+            f=scores_from_thresholds(orders, self.f),
+            m=scores_from_thresholds(monetary, self.m),
+        )
+
+
 def rfm_scores(days_since_last: ArrayLike, orders: ArrayLike, monetary: ArrayLike) -> RFMScores:
     """R from days since the last purchase (fewer = 5), F from orders, M from net revenue."""
     return RFMScores(

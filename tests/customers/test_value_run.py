@@ -56,7 +56,7 @@ def test_it_values_every_customer_with_paid_orders(base):
     assert np.isfinite(run.log_likelihood)
     for v in values.values():
         assert 0 <= v.p_alive <= 1
-        assert v.churn_risk == pytest.approx(1 - v.p_alive)
+        assert 1 - v.p_alive - 1e-9 <= v.churn_risk <= 1
         assert v.expected_purchases_30 <= v.expected_purchases_90 <= v.expected_purchases_365
         assert v.predicted_clv >= 0
         assert 1 <= v.r_score <= 5 and 1 <= v.f_score <= 5 and 1 <= v.m_score <= 5

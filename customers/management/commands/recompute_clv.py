@@ -17,6 +17,15 @@ class Command(BaseCommand):
         parser.add_argument("--time-unit", choices=["day", "week"], default="day")
         parser.add_argument("--horizon-months", type=int, default=12)
         parser.add_argument("--discount-rate", type=float, default=0.10, help="Annual.")
+        parser.add_argument(
+            "--churn-window-days",
+            type=int,
+            default=365,
+            help="Churn risk is the probability of no purchase within this many days.",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=None, help="Customers per batch (CLV_BATCH_SIZE)."
+        )
         parser.add_argument("--json", action="store_true", help="Print the run as JSON.")
 
     def handle(self, *args: object, **options: object) -> None:
@@ -26,6 +35,8 @@ class Command(BaseCommand):
                 time_unit=options["time_unit"],
                 horizon_months=options["horizon_months"],
                 discount_rate=options["discount_rate"],
+                churn_window_days=options["churn_window_days"],
+                batch_size=options["batch_size"],
                 trigger="command",
             )
         except RunAlreadyInProgress as error:
@@ -43,6 +54,8 @@ class Command(BaseCommand):
             "repeat_customers": run.repeat_customers,
             "gg_customers": run.gg_customers,
             "distinct_rows": run.distinct_rows,
+            "churn_window_days": run.churn_window_days,
+            "batches": run.batches.count(),
             "durations": run.durations,
             "backtest": {k: v for k, v in (run.backtest or {}).items() if k != "calibration"},
         }

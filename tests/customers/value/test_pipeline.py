@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from customers.value import BGNBDParams, GammaGammaParams, ModelFitError, segment_codes
-from customers.value.pipeline import backtest_metrics, model_stage
+from customers.value.pipeline import (
+    FittedModel,
+    backtest_metrics,
+    fit_model,
+    model_stage,
+    predict_batch,
+    summary_slice,
+)
 from customers.value.simulate import simulate_bgnbd, simulate_spend
 
 AS_OF = dt.date(2026, 3, 31)
@@ -70,7 +77,10 @@ def test_it_gives_every_customer_finite_figures_in_range(base, result):
         assert np.isfinite(values).all(), name
         assert (values >= 0).all(), name
     assert ((result.p_alive >= 0) & (result.p_alive <= 1)).all()
-    np.testing.assert_allclose(result.churn_risk, 1 - result.p_alive)
+    # no purchase within a year: at least as likely as having dropped out
+    assert (result.churn_risk >= 1 - result.p_alive - 1e-12).all()
+    assert (result.churn_risk <= 1).all()
+    assert result.churn_risk[result.frequency == 0].min() > 0
     assert (result.expected_30 <= result.expected_90).all()
     assert (result.expected_90 <= result.expected_365).all()
     np.testing.assert_array_equal(result.frequency, base.purchase_days - 1)
@@ -209,3 +219,39 @@ def test_the_maths_package_imports_no_django():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_batches_give_every_customer_the_same_figures_as_one_pass(base, result):
+    fit = fit_model(base, as_of=AS_OF)
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(base))
+    # uneven, shuffled batches: a customer's figures must not depend on its batch-mates
+    for part in np.array_split(order, 7):
+        batch = predict_batch(fit.model, summary_slice(base, part))
+        for name in ("p_alive", "churn_risk", "expected_365", "predicted_clv", "historic_clv"):
+            np.testing.assert_allclose(getattr(batch, name), getattr(result, name)[part])
+        for name in ("r_score", "f_score", "m_score", "segment_codes"):
+            np.testing.assert_array_equal(getattr(batch, name), getattr(result, name)[part])
+        np.testing.assert_array_equal(batch.expected_next_order, result.expected_next_order[part])
+
+
+def test_the_fitted_model_survives_a_json_round_trip_as_a_distributed_run_stores_it(base):
+    fit = fit_model(base, as_of=AS_OF, time_unit="week", churn_window_days=180)
+    stored = json.loads(json.dumps(fit.model.as_json(), allow_nan=False))
+    model = FittedModel.from_json(stored)
+
+    assert model == fit.model
+    some = summary_slice(base, slice(0, 500))
+    np.testing.assert_array_equal(
+        predict_batch(model, some).predicted_clv, predict_batch(fit.model, some).predicted_clv
+    )
+
+
+def test_a_shorter_churn_window_means_a_higher_churn_risk(base):
+    year = predict_batch(fit_model(base, as_of=AS_OF).model, summary_slice(base, slice(0, 2000)))
+    quarter = predict_batch(
+        fit_model(base, as_of=AS_OF, churn_window_days=90).model,
+        summary_slice(base, slice(0, 2000)),
+    )
+    assert (quarter.churn_risk >= year.churn_risk).all()
+    assert (quarter.churn_risk > year.churn_risk).mean() > 0.9

@@ -48,7 +48,6 @@ def test_p_alive_is_a_probability_and_one_without_repeat_purchases():
 
     assert ((alive >= 0) & (alive <= 1)).all()
     assert (alive[x == 0] == 1).all()
-    np.testing.assert_allclose(churn_risk(PARAMS, x, tx, T), 1 - alive)
     # heavy buyers silent for long are almost surely gone, without underflow trouble
     assert p_alive(PARAMS, [500], [1.0], [104.0])[0] == pytest.approx(0, abs=1e-100)
 
@@ -165,3 +164,58 @@ def test_the_next_purchase_wait_is_the_median_and_absent_for_likely_lost_custome
     bought = alive[ok] * (1 - ((PARAMS.alpha + T[ok]) / (PARAMS.alpha + T[ok] + wait[ok])) ** shape)
     np.testing.assert_allclose(bought, 0.5, rtol=1e-12)
     assert wait[2] < wait[1] < wait[0]  # frequent recent buyers come back soonest
+
+
+def _simulate_with_holdout(n, params, *, max_age, holdout, rng):
+    """(x, t_x, T, purchases in (T, T + holdout]) drawn from the BG/NBD story."""
+    T = rng.uniform(1.0, max_age, n)
+    rate = rng.gamma(params.r, 1.0 / params.alpha, n)
+    dropout = rng.beta(params.a, params.b, n)
+    x = np.zeros(n)
+    tx = np.zeros(n)
+    later = np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1.0 / rate[i])
+            if t > T[i] + holdout:
+                break
+            if t <= T[i]:
+                x[i] += 1
+                tx[i] = t
+            else:
+                later[i] += 1
+            if rng.random() < dropout[i]:  # drops out right after this purchase
+                break
+    return x, tx, T, later
+
+
+def test_churn_risk_matches_the_share_who_do_not_buy_in_the_window_on_simulated_data():
+    rng = np.random.default_rng(11)
+    window = 26.0
+    x, tx, T, later = _simulate_with_holdout(40_000, PARAMS, max_age=104, holdout=window, rng=rng)
+    risk = churn_risk(PARAMS, x, tx, T, window=window)
+
+    assert ((risk >= 0) & (risk <= 1)).all()
+    for members in (x == 0, (x >= 1) & (x <= 2), x >= 3, np.ones_like(x, dtype=bool)):
+        observed = float((later[members] == 0).mean())
+        assert risk[members].mean() == pytest.approx(observed, abs=0.015)
+
+
+def test_churn_risk_of_one_time_buyers_grows_with_their_silence_and_is_not_zero():
+    T = np.array([1.0, 10.0, 52.0, 150.0])
+    risk = churn_risk(PARAMS, np.zeros(4), np.zeros(4), T, window=52.0)
+
+    assert (risk > 0.3).all()
+    assert (np.diff(risk) > 0).all()
+    # x = 0: alive by the model, so only "no purchase while alive" remains
+    np.testing.assert_allclose(risk, ((PARAMS.alpha + T) / (PARAMS.alpha + T + 52)) ** PARAMS.r)
+
+
+def test_churn_risk_over_a_long_window_tends_to_one_minus_p_alive():
+    x, tx, T = np.array([3.0, 8.0]), np.array([20.0, 30.0]), np.array([60.0, 60.0])
+    alive = p_alive(PARAMS, x, tx, T)
+
+    np.testing.assert_allclose(churn_risk(PARAMS, x, tx, T, window=1e9), 1 - alive, atol=1e-6)
+    assert (churn_risk(PARAMS, x, tx, T, window=0.0) == 1).all()  # nobody buys in no time
+    assert (churn_risk(PARAMS, x, tx, T, window=52.0) > 1 - alive).all()

@@ -12,6 +12,7 @@ from customers.value import (
     segment_codes,
     segment_for,
 )
+from customers.value.rfm import quintile_thresholds, scores_from_thresholds
 
 SLUGS = {
     "champions",
@@ -113,3 +114,22 @@ def test_docs_describe_every_segment_as_the_code_does():
     for segment in SEGMENTS:
         assert f"| {segment.code} | `{segment.slug}` | {segment.label} |" in docs
         assert segment.action in docs
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+@pytest.mark.parametrize("kind", ["few_values", "continuous", "mostly_one_order", "single"])
+def test_cut_points_score_every_customer_as_the_whole_base_does(kind, higher_is_better):
+    rng = np.random.default_rng(len(kind))
+    n = 1 if kind == "single" else 997
+    values = {
+        "few_values": lambda: rng.integers(0, 4, n).astype(float),
+        "continuous": lambda: rng.normal(size=n),
+        "mostly_one_order": lambda: np.where(rng.random(n) < 0.7, 1.0, rng.integers(1, 60, n)),
+        "single": lambda: np.array([3.0]),
+    }[kind]()
+    cuts = quintile_thresholds(values, higher_is_better=higher_is_better)
+
+    np.testing.assert_array_equal(
+        scores_from_thresholds(values, cuts, higher_is_better=higher_is_better),
+        quintile_scores(values, higher_is_better=higher_is_better),
+    )
