@@ -112,6 +112,15 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_api_rate_limit(monkeypatch) -> None:
+    """The API's per-user rate limit counts in the cache, which outlives a test (and user
+    ids repeat across tests): off unless a test sets a rate (tests/crm/test_api.py)."""
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", None)
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_in_process():
     """Tasks run in-process in tests, as on the embedded default, even when REDIS_URL is
     set; the integration tests that start a real worker switch this off."""

@@ -1,0 +1,1 @@
+"""REST endpoints of the customers app (registered in crm/api.py)."""
