@@ -18,6 +18,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Every minute: send the outbox's due emails (surveys, campaigns, transactional),
+    # checking consent, unsubscribe and the contact limit at send time. Rows are claimed
+    # in the database, so overlapping runs share the work (manage.py send_due_messages).
+    "send-due-messages": {
+        "task": "campaigns.tasks.send_due_messages",
+        "schedule": 60.0,
+    },
+    # Every hour at :05: find who is due for an NPS survey (some days after a paid order
+    # or an interaction, or periodically) and queue one invitation each; the send job
+    # above then emails them. Idempotent, so an overlap or a retry queues nothing twice
+    # (manage.py queue_due_surveys).
+    "queue-due-surveys": {
+        "task": "feedback.tasks.queue_due_surveys",
+        "schedule": crontab(minute=5),
+    },
     # 07:00 every day, before support staff start: each person with open follow-ups
     # gets one email listing what is overdue and due today (manage.py send_followup_digest).
     "follow-up-digest": {
@@ -30,5 +45,11 @@ app.conf.beat_schedule = {
     "recompute-customer-value": {
         "task": "customers.tasks.recompute_customer_value",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # 03:30 every day, a quiet hour: forget API Idempotency-Key responses older than
+    # their 24 hours, so the table stays small (manage.py purge_idempotency_keys).
+    "purge-idempotency-keys": {
+        "task": "crm.tasks.purge_idempotency_keys",
+        "schedule": crontab(hour=3, minute=30),
     },
 }

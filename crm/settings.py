@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "csp",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI as static files, no CDN
     "crm",
     "customers",
     "campaigns",
@@ -138,6 +142,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = env.str("TIME_ZONE", default="UTC")
 
+# --- Customer value run -------------------------------------------------------------
+# Customers per batch of a value run (predict + write), which bounds its memory.
+CLV_BATCH_SIZE = env.int("CLV_BATCH_SIZE", default=250_000)
+# Spread a run's batches over the Celery workers (one task per batch) instead of running
+# them in the worker that fitted the model. Pays off with several worker machines.
+CLV_DISTRIBUTED = env.bool("CLV_DISTRIBUTED", default=False)
+
 # --- Mail ---------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rapport <rapport@localhost>")
@@ -145,6 +156,28 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # Absolute links in emails (digests now, survey and unsubscribe links later).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Outbox: every email to a customer (campaigns.services.outbox) -------------------
+# At most this many marketing + survey messages per customer in any window of that many
+# days; more are postponed, never dropped. Transactional mail is not counted or capped.
+CONTACT_LIMIT_MESSAGES = env.int("CONTACT_LIMIT_MESSAGES", default=2)
+CONTACT_LIMIT_DAYS = env.int("CONTACT_LIMIT_DAYS", default=7)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
+# A message claimed longer ago than this by a worker that died is sent again.
+OUTBOX_SENDING_TIMEOUT = env.int("OUTBOX_SENDING_TIMEOUT", default=600)
+# The List-Unsubscribe mailto: address (a mailbox someone reads or a hook processes).
+UNSUBSCRIBE_MAILTO = env.str(
+    "UNSUBSCRIBE_MAILTO",
+    default="unsubscribe@" + DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").rsplit("@", 1)[-1],
+)
+
+# --- Surveys (feedback) -------------------------------------------------------------
+# A survey link stops working this many days after the email was queued.
+SURVEY_LINK_MAX_AGE_DAYS = env.int("SURVEY_LINK_MAX_AGE_DAYS", default=120)
+# How far back the hourly job still picks up orders/interactions it missed (an outage).
+SURVEY_LOOKBACK_DAYS = env.int("SURVEY_LOOKBACK_DAYS", default=7)
 
 # --- Auth ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -172,6 +205,58 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- REST API (docs/api.md) ------------------------------------------------------------
+REST_FRAMEWORK = {
+    # API keys first: their authenticate_header() sends a challenge, which turns "not
+    # logged in" from 403 into 401. SessionAuthentication enforces CSRF on writes, as the
+    # pages do; key requests carry no cookie, so they need no CSRF token.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm.rest.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["crm.rest.permissions.ModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "crm.rest.pagination.CursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["crm.rest.throttling.ApiRateThrottle"],  # per key or user
+    # Counted in the cache: per process without REDIS_URL, shared with it.
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/minute")},
+    "EXCEPTION_HANDLER": "crm.rest.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "URL_FORMAT_OVERRIDE": None,  # one format (JSON): no ?format= parameter
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rapport API",
+    "DESCRIPTION": (
+        "Customer value, segments and ingest for integrations. Conventions: API keys with"
+        " scopes (or session login with model permissions per role), Idempotency-Key on"
+        " creating POSTs, cursor pagination, errors as RFC 9457 problem details"
+        " (application/problem+json). See docs/api.md."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are DRF views, so LoginRequiredMiddleware skips them and their
+    # default here (AllowAny) would make them public.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CLVRunStatusEnum": "customers.models.CLVRun.Status",
+        "CLVRunTimeUnitEnum": "customers.models.CLVRun.TimeUnit",
+        "SegmentSlugEnum": "customers.api.serializers.SEGMENT_SLUGS",
+        "OrderStatusEnum": "customers.models.Order.Status",
+        "IngestItemStatusEnum": "customers.api.ingest.ITEM_STATUSES",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.rest.schema.add_problem_responses",
+    ],
+}
 
 # --- Security (production is DEBUG=False behind HTTPS) --------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns import selectors as campaign_selectors
 from customers import selectors, services
 from customers.forms import (
     ConsentForm,
@@ -55,6 +56,7 @@ def _detail_context(request: HttpRequest, customer: Customer, **forms: object) -
         "open_follow_ups": selectors.customer_open_follow_ups(customer=customer),
         "value": selectors.customer_value_current(customer_id=customer.pk),
         "segment_history": selectors.customer_segment_history(customer_id=customer.pk),
+        "messages_sent": campaign_selectors.customer_messages(customer=customer, limit=15),
         "interaction_form": forms.get("interaction_form") or InteractionForm(),
         "consent_form": forms.get("consent_form") or ConsentForm(),
         "can_log": request.user.has_perm("customers.add_interaction"),

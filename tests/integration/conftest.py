@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,41 +22,15 @@ from django.conf import settings
 from django.db import connection
 
 from tests.conftest import redis_available, require_service
+from tests.smtp import SmtpSink, smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SmtpSink:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float = 30) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return self.messages
-
-
 @pytest.fixture
 def smtp_sink() -> Iterator[tuple[SmtpSink, int]]:
-    from aiosmtpd.controller import Controller
-
-    sink = SmtpSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with smtp_server() as (sink, port):
+        yield sink, port
 
 
 def _database_url() -> str:
@@ -70,12 +42,49 @@ def _database_url() -> str:
 
 
 class Worker:
-    def __init__(self, queue: str, log: Path) -> None:
+    """One ``celery worker`` process on the test's queue; it can be killed and restarted."""
+
+    def __init__(self, queue: str, log: Path, env: dict[str, str], name: str) -> None:
         self.queue = queue
         self.log = log
+        self.env = env
+        self.name = name
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        command = [
+            sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", self.queue,
+            "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-l", "INFO", "-n", f"{self.name}@%h",
+        ]  # fmt: skip
+        starts = self.text().count(" ready.")
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while self.text().count(" ready.") <= starts:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"worker did not start:\n{self.text()[-3000:]}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no acknowledgement, like a machine losing power."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
     def text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
         deadline = time.monotonic() + timeout
@@ -88,36 +97,46 @@ class Worker:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, smtp_sink, tmp_path) -> Iterator[Worker]:
+def worker_env() -> dict[str, str]:
+    """Extra environment of the worker processes; override the fixture in a test module."""
+    return {}
+
+
+@pytest.fixture
+def start_worker(transactional_db, smtp_sink, tmp_path, worker_env) -> Iterator:
+    """Start worker processes on one queue of the test's own: ``start_worker(**env)``."""
     require_service(connection.vendor == "postgresql", "a worker process needs PostgreSQL")
     require_service(redis_available(), "Redis is not reachable (set REDIS_URL)")
     _, smtp_port = smtp_sink
     queue = f"rapport-test-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", queue, "--pool", "solo",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-        "-n", f"{queue}@%h",
-    ]  # fmt: skip
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    worker = Worker(queue, log)
+    workers: list[Worker] = []
     from crm.celery import app
 
     app.conf.task_always_eager = False  # restored by the autouse fixture in tests/conftest.py
+
+    def start(**extra_env: str) -> Worker:
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            **worker_env,
+            **extra_env,
+        }
+        n = len(workers)
+        worker = Worker(queue, tmp_path / f"worker{n}.log", env, f"{queue}-{n}")
+        workers.append(worker)
+        worker.start()
+        return worker
+
     try:
-        worker.wait_for_log(r"ready\.", timeout=60)
-        yield worker
+        yield start
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for worker in workers:
+            worker.stop()
+
+
+@pytest.fixture
+def celery_worker(start_worker) -> Worker:
+    return start_worker()

@@ -1,0 +1,1 @@
+"""Writes of the campaigns app: the outbox now; campaigns, budgets and links later."""
