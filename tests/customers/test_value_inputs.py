@@ -2,9 +2,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.selectors import value_inputs
+from customers.selectors import core, value_inputs
 from tests.factories import CustomerFactory, OrderFactory, ReturnFactory
 
 
@@ -75,3 +76,41 @@ def test_it_keeps_a_fully_returned_repeat_purchase_as_a_day_with_zero_spend():
     inputs = value_inputs(as_of=dt.date(2026, 3, 1))
     assert list(inputs.purchase_days) == [2]
     assert inputs.repeat_net_revenue.tolist() == [0.0]
+
+
+@pytest.mark.django_db
+def test_it_limits_the_summary_to_an_id_range():
+    customers = [CustomerFactory() for _ in range(4)]
+    for customer in customers:
+        OrderFactory(customer=customer, ordered_at=at(dt.date(2026, 1, 1)))
+    lo, hi = customers[1].pk, customers[2].pk
+    inputs = value_inputs(as_of=dt.date(2026, 1, 31), id_range=(lo, hi))
+    assert list(inputs.customer_id) == [lo, hi]
+    assert list(inputs.first_to_as_of_days) == [30, 30]
+
+
+@pytest.mark.django_db
+def test_it_reads_the_same_columns_in_chunks_of_any_size(monkeypatch):
+    for n in range(1, 6):
+        customer = CustomerFactory()
+        for day in range(n):
+            OrderFactory(customer=customer, ordered_at=at(dt.date(2026, 1, 1 + 3 * day)))
+    whole = value_inputs(as_of=dt.date(2026, 2, 1))
+    # PostgreSQL parses the binary COPY stream a chunk at a time: make chunks of 2 rows
+    monkeypatch.setattr(core, "_COPY_CHUNK_BYTES", 2 * core._COPY_ROW.itemsize)
+    chunked = value_inputs(as_of=dt.date(2026, 2, 1))
+    assert list(chunked.purchase_days) == [1, 2, 3, 4, 5]
+    for name in core._VALUE_COLUMNS:
+        assert getattr(chunked, name).tolist() == getattr(whole, name).tolist()
+        assert getattr(chunked, name).dtype == getattr(whole, name).dtype
+
+
+@pytest.mark.django_db
+def test_it_leaves_the_callers_transaction_settings_as_they_were(require_postgres):
+    OrderFactory(ordered_at=at(dt.date(2026, 1, 1)))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        before = cursor.fetchone()[0]
+        value_inputs(as_of=dt.date(2026, 1, 31))
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == before

@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from customers import demo
 from customers.models import Customer
@@ -30,6 +31,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing if any customer exists."
+        )
+        parser.add_argument(
+            "--no-feedback",
+            action="store_true",
+            help="Skip the demo surveys, answers and detractor follow-ups (feedback.demo).",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -65,3 +71,9 @@ class Command(BaseCommand):
             f"Seeded {rows} (seed {config.seed}, {config.years} years to {config.end_date}) "
             f"in {report.seconds:.1f} s, {total / max(report.seconds, 1e-9):,.0f} rows/s."
         )
+        if not options["no_feedback"]:
+            from feedback.demo import feedback_demo_seed
+
+            end = dt.datetime.combine(config.end_date, dt.time(), timezone.get_current_timezone())
+            feedback = feedback_demo_seed(seed=config.seed, end=end)
+            self.stdout.write(f"Feedback: {feedback.summary()}.")
