@@ -44,9 +44,20 @@ check-deploy: install
 	DEBUG=False SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	ALLOWED_HOSTS=rapport.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-bench: install
-	$(BIN)/python bench/seed.py --customers $${BENCH_CUSTOMERS:-1000000}
-	$(BIN)/python bench/clv_model.py
+# The lifetimes reference lives in its own virtualenv: it needs numpy 1.x (pins tried on 3.11).
+LIFETIMES_VENV ?= var/lifetimes
+$(LIFETIMES_VENV)/.installed: bench/lifetimes-requirements.txt
+	test -x $(LIFETIMES_VENV)/bin/python || $(PYTHON) -m venv $(LIFETIMES_VENV)
+	$(LIFETIMES_VENV)/bin/python -m pip install --quiet -r bench/lifetimes-requirements.txt
+	touch $@
+
+# The seed benchmark keeps its database for the end-to-end one, which drops it at the end.
+bench: install $(LIFETIMES_VENV)/.installed
+	$(BIN)/python bench/seed.py --customers $${BENCH_CUSTOMERS:-1000000} --database rapport_bench_clv --keep
+	$(BIN)/python bench/clv_model.py --lifetimes $(LIFETIMES_VENV)/bin/python
+	$(BIN)/python bench/clv.py --customers $${BENCH_CUSTOMERS:-1000000} --reuse \
+		--lifetimes $(LIFETIMES_VENV)/bin/python --json bench/results/clv.json
+	$(BIN)/python bench/outbox.py --messages $${BENCH_MESSAGES:-100000} --workers 2 --runs 3
 
 # Production-style processes (set DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, DEBUG=False).
 web: install

@@ -48,6 +48,9 @@ class Summary:
     net_revenue: np.ndarray
     repeat_net_revenue: np.ndarray
 
+    def __len__(self) -> int:  # the model stage takes any summary columns with a length
+        return len(self.purchase_days)
+
 
 def simulated_summary(n: int, seed: int = 7) -> Summary:
     rng = np.random.default_rng(seed)

@@ -32,6 +32,50 @@ TABLES = [
 ]
 
 
+def scratch_urls(database: str) -> tuple[str, str]:
+    """(maintenance database URL, scratch database URL) on the server of DATABASE_URL."""
+    server = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    if not server.scheme.startswith("postgres"):
+        sys.exit("the benchmarks need a PostgreSQL DATABASE_URL")
+    return (
+        urlunparse(server._replace(path="/postgres")),
+        urlunparse(server._replace(path=f"/{database}")),
+    )
+
+
+def create_database(admin_url: str, database: str) -> None:
+    """An empty scratch database (a leftover one of the same name is dropped first)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def drop_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+
+
+def database_exists(admin_url: str, database: str) -> bool:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+        return found.fetchone() is not None
+
+
+def manage(scratch_url: str, *args: str) -> None:
+    """Run a management command of this project against the scratch database."""
+    env = {**os.environ, "DATABASE_URL": scratch_url}
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True)
+
+
+def migrate_and_seed(scratch_url: str, *, customers: int, seed: int, end_date: str) -> float:
+    """Migrate the scratch database and run seed_demo; returns seed_demo's wall time."""
+    manage(scratch_url, "migrate", "-v0")
+    started = time.perf_counter()
+    manage(scratch_url, "seed_demo", "--customers", str(customers), "--seed", str(seed),
+           "--end-date", end_date)  # fmt: skip
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -41,27 +85,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    server = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    if not server.scheme.startswith("postgres"):
-        sys.exit("bench/seed.py needs a PostgreSQL DATABASE_URL")
-    admin_url = urlunparse(server._replace(path="/postgres"))
-    scratch_url = urlunparse(server._replace(path=f"/{args.database}"))
-    env = {**os.environ, "DATABASE_URL": scratch_url}
-    manage = [sys.executable, str(ROOT / "manage.py")]
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
+    admin_url, scratch_url = scratch_urls(args.database)
+    create_database(admin_url, args.database)
     try:
-        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-        started = time.perf_counter()
-        subprocess.run(
-            [*manage, "seed_demo", "--customers", str(args.customers), "--seed", str(args.seed),
-             "--end-date", args.end_date],
-            env=env,
-            check=True,
-        )  # fmt: skip
-        seconds = time.perf_counter() - started
+        seconds = migrate_and_seed(
+            scratch_url, customers=args.customers, seed=args.seed, end_date=args.end_date
+        )
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with psycopg.connect(scratch_url) as conn:
             counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # noqa: S608
@@ -77,8 +106,7 @@ def main() -> None:
             size = size.fetchone()[0]
     finally:
         if not args.keep:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+            drop_database(admin_url, args.database)
 
     rows = sum(counts.values())
     customers = counts["customers_customer"]

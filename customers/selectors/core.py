@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -368,11 +368,6 @@ COPY (
 ) TO STDOUT (FORMAT BINARY)
 """
 
-# Settings for this query only (SET LOCAL, then put back for the rest of a caller's
-# transaction). At 10M orders the JIT compiled 80 functions in 5.5 s, in the leader and
-# again in each parallel worker, for no faster execution (docs/benchmarks.md).
-_VALUE_INPUTS_PG_SETTINGS = {"jit": "off"}
-
 
 def value_inputs(*, as_of: dt.date, id_range: tuple[int, int] | None = None) -> ValueInputs:
     """Aggregate paid orders (net of returns) up to and including ``as_of``, in SQL.
@@ -403,15 +398,14 @@ def value_inputs(*, as_of: dt.date, id_range: tuple[int, int] | None = None) -> 
 def _value_columns_postgresql(sql: str, params: dict[str, object]) -> dict[str, np.ndarray]:
     pieces: dict[str, list[np.ndarray]] = {name: [] for name in _VALUE_COLUMNS}
     pending = bytearray()
-    with transaction.atomic(), connection.cursor() as cursor:
-        previous = _set_local(cursor, _VALUE_INPUTS_PG_SETTINGS)
-        with cursor.cursor.copy(sql, params) as copy:
-            for data in copy:  # one message per row
-                pending += data
-                if len(pending) >= len(_COPY_HEADER) + _COPY_CHUNK_BYTES:
-                    _strip_copy_header(pending)
-                    _take_copy_rows(pending, len(pending) // _COPY_ROW.itemsize, pieces)
-        _set_local(cursor, previous)
+    # No planner settings: work_mem up to 512MB and JIT off measured no faster at 10M
+    # orders (docs/benchmarks.md).
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
+        for data in copy:  # one message per row
+            pending += data
+            if len(pending) >= len(_COPY_HEADER) + _COPY_CHUNK_BYTES:
+                _strip_copy_header(pending)
+                _take_copy_rows(pending, len(pending) // _COPY_ROW.itemsize, pieces)
     _strip_copy_header(pending)
     if pending[-len(_COPY_TRAILER) :] != _COPY_TRAILER:
         raise ValueError("binary COPY ended without its trailer")
@@ -425,17 +419,6 @@ def _value_columns_postgresql(sql: str, params: dict[str, object]) -> dict[str, 
         dtype = np.int64 if i < _VALUE_INT_COLUMNS else np.float64
         columns[name] = np.concatenate(pieces.pop(name)) if pieces[name] else np.empty(0, dtype)
     return columns
-
-
-def _set_local(cursor, settings: dict[str, str]) -> dict[str, str]:
-    """SET LOCAL each setting; returns the values they had."""
-    names = list(settings)
-    cursor.execute(
-        "SELECT " + ", ".join(["current_setting(%s), set_config(%s, %s, true)"] * len(names)),
-        [arg for name in names for arg in (name, name, settings[name])],
-    )
-    row = cursor.fetchone()
-    return {name: row[2 * i] for i, name in enumerate(names)}
 
 
 def _strip_copy_header(pending: bytearray) -> None:

@@ -271,13 +271,22 @@ def fit_model(
 
 
 def predict_batch(
-    model: FittedModel, inputs: SummaryColumns, *, chunk: int = 500_000
+    model: FittedModel,
+    inputs: SummaryColumns,
+    *,
+    chunk: int = 500_000,
+    rows: SummaryRows | None = None,
 ) -> BatchResult:
-    """Every per-customer figure for the customers of ``inputs`` (any subset of the base)."""
+    """Every per-customer figure for the customers of ``inputs`` (any subset of the base).
+
+    ``rows``: the inputs' distinct rows in model units when already computed (the fit's,
+    for the whole base), saving a second compression.
+    """
     unit_days = model.unit_days
     x, monetary = _monetary(inputs)
-    rows = compress_summary(x, inputs.first_to_last_days, inputs.first_to_as_of_days)
-    rows = rows.scaled(unit_days)
+    if rows is None:
+        rows = compress_summary(x, inputs.first_to_last_days, inputs.first_to_as_of_days)
+        rows = rows.scaled(unit_days)
     order_value = expected_order_value(model.gamma_gamma, x, monetary)
 
     # Predictions on distinct rows; [rows.inverse] spreads them to customers.
@@ -339,11 +348,13 @@ def model_stage(
     fit = fit_model(inputs, **options)
     fitted = time.perf_counter()
     n = len(inputs)
-    step = batch_size or max(n, 1)
-    parts = [
-        predict_batch(fit.model, _Slice(inputs, slice(start, start + step)))
-        for start in range(0, n, step)
-    ]
+    if batch_size is None or batch_size >= n:
+        parts = [predict_batch(fit.model, inputs, rows=fit.rows)]
+    else:
+        parts = [
+            predict_batch(fit.model, _Slice(inputs, slice(start, start + batch_size)))
+            for start in range(0, n, batch_size)
+        ]
     batch = _concat(parts)
     diagnostics = dict(fit.diagnostics)
     diagnostics["seconds"] = {

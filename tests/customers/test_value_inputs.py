@@ -2,7 +2,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.selectors import core, value_inputs
@@ -103,14 +102,3 @@ def test_it_reads_the_same_columns_in_chunks_of_any_size(monkeypatch):
     for name in core._VALUE_COLUMNS:
         assert getattr(chunked, name).tolist() == getattr(whole, name).tolist()
         assert getattr(chunked, name).dtype == getattr(whole, name).dtype
-
-
-@pytest.mark.django_db
-def test_it_leaves_the_callers_transaction_settings_as_they_were(require_postgres):
-    OrderFactory(ordered_at=at(dt.date(2026, 1, 1)))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SHOW work_mem")
-        before = cursor.fetchone()[0]
-        value_inputs(as_of=dt.date(2026, 1, 31))
-        cursor.execute("SHOW work_mem")
-        assert cursor.fetchone()[0] == before
